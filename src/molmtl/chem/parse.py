@@ -1,0 +1,171 @@
+"""Turn what a user types or gives (SMILES, XYZ, SDF/MOL, a QM9 id) into a Molecule."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from molmtl.chem.embed import embed_rdkit, rdkit_positions
+from molmtl.chem.molecule import Molecule
+from molmtl.chem.rdkit_util import canonical_smiles, mol_from_smiles, quiet_rdkit
+from molmtl.errors import InputError, NotFoundError
+
+_QM9_ID = re.compile(r"^(?:qm9[:_-]?|gdb[_-]?|dsgdb9nsd_)?0*(\d+)(?:\.xyz)?$", re.IGNORECASE)
+_FILE_SUFFIXES = {".xyz", ".sdf", ".mol", ".mol2", ".csv", ".pdb"}
+
+
+def parse_qm9_id(text: str) -> int | None:
+    """QM9 index from ``"1"``, ``"qm9:1"``, ``"gdb_1"`` or ``"dsgdb9nsd_000001"``; None otherwise."""
+    m = _QM9_ID.match(text.strip())
+    return int(m.group(1)) if m else None
+
+
+def _total_charge_and_multiplicity(rdmol) -> tuple[int, int]:
+    from rdkit import Chem
+
+    charge = Chem.GetFormalCharge(rdmol)
+    radicals = sum(a.GetNumRadicalElectrons() for a in rdmol.GetAtoms())
+    return charge, radicals + 1
+
+
+def molecule_from_rdkit(rdmol, *, name: str | None, source: str, embed: bool) -> Molecule:
+    """Molecule (hydrogens explicit) from an RDKit molecule; embeds in 3D if it has no conformer."""
+    from rdkit import Chem
+
+    charge, mult = _total_charge_and_multiplicity(rdmol)
+    smiles = canonical_smiles(rdmol)
+    if rdmol.GetNumConformers() and rdmol.GetConformer().Is3D():
+        full = Chem.AddHs(rdmol, addCoords=True)
+        positions = rdkit_positions(full)
+    elif embed:
+        full = embed_rdkit(rdmol)
+        positions = rdkit_positions(full)
+    else:
+        full = Chem.AddHs(rdmol)
+        positions = None
+    z = np.array([a.GetAtomicNum() for a in full.GetAtoms()])
+    return Molecule(z, positions, smiles=smiles, charge=charge, multiplicity=mult, name=name or smiles, source=source)
+
+
+def from_smiles(smiles: str, *, embed: bool = True, name: str | None = None) -> Molecule:
+    """Molecule from SMILES; with ``embed`` a deterministic ETKDG + MMFF geometry."""
+    rdmol = mol_from_smiles(smiles)
+    return molecule_from_rdkit(rdmol, name=name or smiles.strip(), source="smiles", embed=embed)
+
+
+def _float(token: str, where: str) -> float:
+    try:
+        return float(token.replace("*^", "e"))  # QM9's XYZ files write exponents as '*^'
+    except ValueError:
+        raise InputError(f"{where}: {token!r} is not a number") from None
+
+
+def from_xyz_text(text: str, *, name: str | None = None, charge: int = 0, multiplicity: int | None = None) -> Molecule:
+    """Molecule from XYZ text (count line, comment line, then ``symbol x y z`` in Angstrom).
+
+    The multiplicity defaults to the lowest one the electron count allows (1 or 2).
+    """
+    from rdkit.Chem import GetPeriodicTable
+
+    label = name or "XYZ input"
+    lines = text.splitlines()
+    if not lines or not lines[0].strip():
+        raise InputError(f"{label}: empty XYZ input; the first line must be the number of atoms")
+    try:
+        n = int(lines[0].split()[0])
+    except ValueError:
+        raise InputError(f"{label}: the first line of an XYZ file must be the number of atoms, not {lines[0].strip()!r}") from None
+    if n <= 0:
+        raise InputError(f"{label}: the atom count must be positive, got {n}")
+    body = [ln for ln in lines[2 : 2 + n]]
+    if len(body) < n or any(not ln.strip() for ln in body):
+        raise InputError(f"{label}: the XYZ header says {n} atoms but fewer coordinate lines follow")
+    table = GetPeriodicTable()
+    z, pos = [], []
+    for i, line in enumerate(body, start=3):
+        parts = line.split()
+        if len(parts) < 4:
+            raise InputError(f"{label}, line {i}: expected 'symbol x y z', got {line.strip()!r}")
+        sym = parts[0]
+        if sym.isdigit():
+            number = int(sym)
+        else:
+            with quiet_rdkit():
+                try:
+                    number = table.GetAtomicNumber(sym.capitalize())
+                except RuntimeError:
+                    number = -1
+        if not 0 < number <= 118:
+            raise InputError(f"{label}, line {i}: {sym!r} is not a chemical element")
+        z.append(number)
+        pos.append([_float(t, f"{label}, line {i}") for t in parts[1:4]])
+    z_arr = np.array(z)
+    n_el = int(z_arr.sum()) - charge
+    mult = multiplicity if multiplicity is not None else (1 if n_el % 2 == 0 else 2)
+    mol = Molecule(z_arr, np.array(pos), charge=charge, multiplicity=mult, name=name, source="xyz")
+    smiles = xyz_to_smiles(mol)
+    return Molecule(z_arr, np.array(pos), smiles=smiles, charge=charge, multiplicity=mult, name=name or smiles, source="xyz")
+
+
+def xyz_to_smiles(mol: Molecule) -> str | None:
+    """SMILES perceived from a geometry (RDKit's DetermineBonds); None where perception fails."""
+    from rdkit import Chem
+    from rdkit.Chem import rdDetermineBonds
+
+    block = mol.to_xyz(comment="")
+    with quiet_rdkit():
+        try:
+            rd = Chem.MolFromXYZBlock(block)
+            if rd is None:
+                return None
+            rdDetermineBonds.DetermineBonds(rd, charge=mol.charge)
+            return canonical_smiles(rd)
+        except Exception:  # bond perception is heuristic; a failure only loses the SMILES
+            return None
+
+
+def from_mol_file(path: Path) -> Molecule:
+    """First molecule of an SDF or MOL file (hydrogens kept, 3D coordinates used if present)."""
+    from rdkit import Chem
+
+    with quiet_rdkit():
+        supplier = Chem.SDMolSupplier(str(path), removeHs=False, sanitize=True)
+        rdmol = next(iter(supplier), None) if len(supplier) else None
+    if rdmol is None:
+        raise InputError(f"{path}: no valid molecule could be read from this SDF/MOL file")
+    return molecule_from_rdkit(rdmol, name=path.stem, source="sdf", embed=True)
+
+
+def looks_like_path(text: str) -> bool:
+    return Path(text).suffix.lower() in _FILE_SUFFIXES or "/" in text or "\\" in text
+
+
+def read_molecule(spec: str, *, embed: bool = True, dataset=None) -> Molecule:
+    """Molecule from a path (.xyz, .sdf, .mol), a QM9 id or a SMILES string.
+
+    Args:
+        spec: what the user typed.
+        embed: give SMILES input a 3D geometry (ETKDG + MMFF).
+        dataset: a :class:`molmtl.data.qm9.QM9` to resolve QM9 ids (loaded on demand if None).
+    """
+    text = spec.strip()
+    path = Path(text)
+    if looks_like_path(text) or path.is_file():
+        if not path.is_file():
+            raise NotFoundError(f"file not found: {text}")
+        suffix = path.suffix.lower()
+        if suffix == ".xyz":
+            return from_xyz_text(path.read_text(errors="replace"), name=path.stem)
+        if suffix in (".sdf", ".mol"):
+            return from_mol_file(path)
+        raise InputError(f"{text}: unsupported file type {suffix!r}; give .xyz, .sdf or .mol (or a CSV where a command takes many)")
+    qm9_index = parse_qm9_id(text)
+    if qm9_index is not None:
+        if dataset is None:
+            from molmtl.data.qm9 import load_qm9
+
+            dataset = load_qm9()
+        return dataset.molecule(dataset.position_of_index(qm9_index))
+    return from_smiles(text, embed=embed)

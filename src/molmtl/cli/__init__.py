@@ -1,0 +1,71 @@
+"""The ``molmtl`` command line (Typer). CLI strings become library objects here and only here.
+
+Each sub-module defines ``register(app)``; errors meant for the user (``MolmtlError``) become
+one sentence on stderr and exit code 2, as do usage errors.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from molmtl import __version__
+
+app = typer.Typer(
+    name="molmtl",
+    help="Multi-task learning for molecular properties (QM9's 19 targets), with DFT at QM9's level.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"molmtl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress at DEBUG level."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Log warnings and errors only."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True)
+    for noisy in ("matplotlib", "PIL", "distributed", "fsspec", "numba"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def _register_all() -> None:
+    from molmtl.cli import data, dft, train
+
+    for module in (data, dft, train):
+        module.register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns (and, called without ``argv``, exits with) the exit code.
+
+    Typer runs in standalone mode, so ``--help`` and usage errors (exit code 2) are its own.
+    """
+    from molmtl.errors import MolmtlError
+
+    _register_all()
+    try:
+        app(args=argv, prog_name="molmtl")
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except KeyboardInterrupt:
+        typer.echo("error: interrupted; finished results are kept.", err=True)
+        code = 130
+    except MolmtlError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        code = 2
+    if argv is None:
+        sys.exit(code)
+    return code

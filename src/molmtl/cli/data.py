@@ -1,0 +1,72 @@
+"""``molmtl data prepare | info | show``: the QM9 cache and its records."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from molmtl.data.cache import CACHE_ENV
+
+data_app = typer.Typer(help="QM9 offline: prepare the cache, summarize it, show a molecule's record.", no_args_is_help=True)
+
+CacheOption = typer.Option(None, "--cache-dir", help=f"Cache directory (default: ${CACHE_ENV} or ~/.cache/molmtl).")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(data_app, name="data")
+
+
+@data_app.command("prepare")
+def prepare(cache_dir: Optional[Path] = CacheOption, force: bool = typer.Option(False, "--force", help="Rebuild even if the cache exists.")) -> None:
+    """Convert qm9pack's CSVs into the compact cache (about 20 s, once)."""
+    from molmtl.data.qm9 import prepare_qm9
+
+    path = prepare_qm9(cache_dir, force=force)
+    typer.echo(f"QM9 cache: {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+@data_app.command("info")
+def info(cache_dir: Optional[Path] = CacheOption, as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+    """Molecule count and per-target mean, std, min and max, with units."""
+    from molmtl.data.qm9 import load_qm9
+    from molmtl.data.summary import summarize, summary_table
+
+    ds = load_qm9(cache_dir)
+    stats = summarize(ds)
+    if as_json:
+        typer.echo(json.dumps(stats, indent=2))
+    else:
+        typer.echo(summary_table(stats))
+
+
+@data_app.command("show")
+def show(
+    molecule: str = typer.Argument(..., help="QM9 id (e.g. 1, qm9:1, gdb_1), SMILES, or an .xyz/.sdf file."),
+    cache_dir: Optional[Path] = CacheOption,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Show a molecule's QM9 record: all 19 targets with units, and QM9's raw labels."""
+    from molmtl.chem.parse import read_molecule
+    from molmtl.data.qm9 import load_qm9
+    from molmtl.data.summary import record_table
+    from molmtl.errors import NotFoundError
+
+    ds = load_qm9(cache_dir)
+    mol = read_molecule(molecule, embed=False, dataset=ds)
+    rows = ds.find(mol)
+    if not rows:
+        from molmtl.chem.validate import domain_problems
+
+        why = domain_problems(mol)
+        label = molecule if molecule == mol.smiles else f"{molecule} ({mol.smiles or mol.formula})"
+        raise NotFoundError(f"{label} is not in QM9" + (f": it {why[0]}" if why else ""))
+    row = rows[0]
+    if as_json:
+        out = {"qm9_index": int(ds.qm9_index[row]), "smiles": ds.canonical_smiles[row], "inchikey": ds.inchikey[row],
+               "targets": ds.record(row), "raw": ds.raw_record(row), "other_matches": [int(ds.qm9_index[r]) for r in rows[1:]]}
+        typer.echo(json.dumps(out, indent=2))
+    else:
+        typer.echo(record_table(ds, row, other_rows=rows[1:]))

@@ -1,0 +1,1 @@
+"""Data: QM9 (offline, cached), splits, user CSVs."""

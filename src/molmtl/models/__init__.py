@@ -1,0 +1,1 @@
+"""Encoders (GCN, MPNN, dense PaiNN), task heads and the batch they share."""
