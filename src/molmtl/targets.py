@@ -109,3 +109,35 @@ def parse_targets(spec: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
     if len(set(keys)) != len(keys):
         raise ValueError(f"targets repeat: {', '.join(keys)}")
     return keys
+
+
+def custom_target(key: str, unit: str = "") -> Target:
+    """A user's own target (from a CSV column that is not a QM9 key): mean readout, no threshold."""
+    return Target(key, -1, f"user target {key}", unit, unit, 1.0, "mean", None)
+
+
+def parse_column_header(header: str) -> tuple[str, str | None]:
+    """``"homo [meV]"`` -> ``("homo", "meV")``; ``"homo"`` -> ``("homo", None)``."""
+    text = header.strip()
+    if text.endswith("]") and "[" in text:
+        name, unit = text[:-1].split("[", 1)
+        return name.strip(), unit.strip()
+    return text, None
+
+
+def column_target(header: str) -> tuple[Target, float]:
+    """Target for a CSV column header and the factor from the column's unit to the target's unit.
+
+    Registry keys accept their unit or display unit in brackets (``U0 [eV]``, ``U0 [meV]``);
+    any other header becomes a :func:`custom_target`.
+    """
+    name, unit = parse_column_header(header)
+    try:
+        target = get_target(name)
+    except KeyError:
+        return custom_target(name, unit or ""), 1.0
+    if unit is None or unit == target.unit:
+        return target, 1.0
+    if unit == target.display_unit:
+        return target, 1.0 / target.display_scale
+    raise ValueError(f"column {header!r}: {target.key} is in {target.unit} (or {target.display_unit}), not {unit}")

@@ -1,0 +1,110 @@
+"""Users' own CSV files, chemprop-style: a SMILES column and optional target columns.
+
+Target columns may be QM9 keys (``homo``, ``U0 [meV]``: a unit in brackets is converted to the
+registry's) or any other name (a user target). Empty cells are missing labels (NaN), masked
+out of losses and metrics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from molmtl.errors import InputError, NotFoundError
+from molmtl.targets import Target, column_target
+
+SMILES_HEADERS = ("smiles", "SMILES", "Smiles", "canonical_smiles", "mol")
+
+
+@dataclass(frozen=True)
+class CsvData:
+    """Molecules and labels read from a CSV.
+
+    Attributes:
+        smiles: one SMILES per row.
+        targets: the target of each label column.
+        y: ``(rows, len(targets))`` labels in the targets' units, NaN where missing.
+        names: a per-row identifier (an ``id``/``name`` column, else the SMILES).
+    """
+
+    smiles: list[str]
+    targets: tuple[Target, ...]
+    y: np.ndarray
+    names: list[str]
+
+
+def read_csv(
+    path: str | Path,
+    *,
+    smiles_column: str | None = None,
+    target_columns: list[str] | None = None,
+    validate: bool = True,
+) -> CsvData:
+    """Read and check a CSV of molecules.
+
+    Args:
+        path: the file.
+        smiles_column: the SMILES column (default: the first of ``SMILES_HEADERS`` present).
+        target_columns: label columns (default: every other column but ``id``/``name``).
+        validate: parse every SMILES with RDKit and report the first bad rows.
+    """
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise NotFoundError(f"CSV file not found: {path}")
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path} is not a readable CSV file: {str(exc).splitlines()[0]}") from None
+    if df.empty:
+        raise InputError(f"{path} has no data rows")
+    column = smiles_column or next((c for c in SMILES_HEADERS if c in df.columns), None)
+    if column is None or column not in df.columns:
+        raise InputError(f"{path} has no SMILES column (looked for {smiles_column or ', '.join(SMILES_HEADERS)}); columns are {', '.join(df.columns)}")
+    name_col = next((c for c in ("id", "name", "ID", "Name") if c in df.columns and c != column), None)
+    label_cols = target_columns if target_columns is not None else [c for c in df.columns if c not in (column, name_col)]
+    missing = [c for c in label_cols if c not in df.columns]
+    if missing:
+        raise InputError(f"{path} has no column {missing[0]!r}; columns are {', '.join(df.columns)}")
+    targets, scales = [], []
+    for c in label_cols:
+        try:
+            t, s = column_target(c)
+        except ValueError as exc:
+            raise InputError(f"{path}: {exc}") from None
+        targets.append(t)
+        scales.append(s)
+    keys = [t.key for t in targets]
+    if len(set(keys)) != len(keys):
+        raise InputError(f"{path}: two columns name the same target ({', '.join(keys)})")
+    y = np.full((len(df), len(label_cols)), np.nan)
+    for j, (c, s) in enumerate(zip(label_cols, scales)):
+        cells = df[c].str.strip()
+        values = pd.to_numeric(cells.where(cells != "", None), errors="coerce")
+        bad = values.isna() & (cells != "") & (~cells.str.lower().isin(["nan", "na", "none"]))
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise InputError(f"{path}, line {row + 2}, column {c!r}: {cells.iloc[row]!r} is not a number")
+        y[:, j] = values.to_numpy(dtype=float) * s
+    smiles = [s.strip() for s in df[column]]
+    if validate:
+        _check_smiles(path, smiles)
+    names = list(df[name_col]) if name_col else list(smiles)
+    return CsvData(smiles, tuple(targets), y, names)
+
+
+def _check_smiles(path: Path, smiles: list[str]) -> None:
+    from molmtl.chem.rdkit_util import mol_from_smiles
+
+    bad = []
+    for i, smi in enumerate(smiles):
+        try:
+            mol_from_smiles(smi)
+        except InputError:
+            bad.append(i)
+    if bad:
+        lines = ", ".join(str(i + 2) for i in bad[:5]) + (" ..." if len(bad) > 5 else "")
+        raise InputError(f"{path}: {len(bad)} invalid SMILES (line {lines}), e.g. {smiles[bad[0]]!r}")
