@@ -40,11 +40,18 @@ def _root(
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
+_registered = False
+
+
 def _register_all() -> None:
+    global _registered
+    if _registered:
+        return
     from molmtl.cli import data, dft, train
 
     for module in (data, dft, train):
         module.register(app)
+    _registered = True
 
 
 def main(argv: list[str] | None = None) -> int:

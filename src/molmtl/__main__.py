@@ -1,0 +1,5 @@
+"""``python -m molmtl``: the same as the ``molmtl`` command."""
+
+from molmtl.cli import main
+
+main()
