@@ -92,3 +92,10 @@ def test_qm9_ids(qm9):
     assert [parse_qm9_id(s) for s in ("1", "qm9:1", "gdb_1", "dsgdb9nsd_000001", "CCO")] == [1, 1, 1, 1, None]
     m = read_molecule("qm9:14", dataset=qm9)
     assert m.formula == "C2H6O" and m.qm9_index == 14 and m.source == "qm9"
+
+
+def test_outside_qm9_domain_warns(caplog):
+    m = read_molecule("CCCCCCCCCCC", embed=False)  # 11 heavy atoms
+    assert m.warnings and "11 heavy atoms" in m.warnings[0]
+    assert "outside QM9's domain" in caplog.text
+    assert read_molecule("CCO", embed=False).warnings == ()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from molmtl.chem.embed import embed_rdkit, rdkit_positions
 from molmtl.chem.molecule import Molecule
 from molmtl.chem.rdkit_util import canonical_smiles, mol_from_smiles, quiet_rdkit
 from molmtl.errors import InputError, NotFoundError
+
+log = logging.getLogger(__name__)
 
 _QM9_ID = re.compile(r"^(?:qm9[:_-]?|gdb[_-]?|dsgdb9nsd_)?0*(\d+)(?:\.xyz)?$", re.IGNORECASE)
 _FILE_SUFFIXES = {".xyz", ".sdf", ".mol", ".mol2", ".csv", ".pdb"}
@@ -143,6 +146,22 @@ def looks_like_path(text: str) -> bool:
 
 
 def read_molecule(spec: str, *, embed: bool = True, dataset=None) -> Molecule:
+    """Molecule from a path, QM9 id or SMILES, with QM9-domain warnings attached and logged.
+
+    See :func:`_read_molecule` for the arguments.
+    """
+    from dataclasses import replace
+
+    from molmtl.chem.validate import domain_problems
+
+    mol = _read_molecule(spec, embed=embed, dataset=dataset)
+    problems = tuple(domain_problems(mol))
+    for p in problems:
+        log.warning("%s %s: predictions outside QM9's domain are unreliable", mol.name or spec, p)
+    return replace(mol, warnings=problems) if problems else mol
+
+
+def _read_molecule(spec: str, *, embed: bool = True, dataset=None) -> Molecule:
     """Molecule from a path (.xyz, .sdf, .mol), a QM9 id or a SMILES string.
 
     Args:
