@@ -94,8 +94,7 @@ def test_qm9_ids(qm9):
     assert m.formula == "C2H6O" and m.qm9_index == 14 and m.source == "qm9"
 
 
-def test_outside_qm9_domain_warns(caplog):
+def test_outside_qm9_domain_warns():
     m = read_molecule("CCCCCCCCCCC", embed=False)  # 11 heavy atoms
     assert m.warnings and "11 heavy atoms" in m.warnings[0]
-    assert "outside QM9's domain" in caplog.text
     assert read_molecule("CCO", embed=False).warnings == ()

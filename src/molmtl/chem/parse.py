@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from pathlib import Path
 
@@ -12,8 +11,6 @@ from molmtl.chem.embed import embed_rdkit, rdkit_positions
 from molmtl.chem.molecule import Molecule
 from molmtl.chem.rdkit_util import canonical_smiles, mol_from_smiles, quiet_rdkit
 from molmtl.errors import InputError, NotFoundError
-
-log = logging.getLogger(__name__)
 
 _QM9_ID = re.compile(r"^(?:qm9[:_-]?|gdb[_-]?|dsgdb9nsd_)?0*(\d+)(?:\.xyz)?$", re.IGNORECASE)
 _FILE_SUFFIXES = {".xyz", ".sdf", ".mol", ".mol2", ".csv", ".pdb"}
@@ -146,7 +143,10 @@ def looks_like_path(text: str) -> bool:
 
 
 def read_molecule(spec: str, *, embed: bool = True, dataset=None) -> Molecule:
-    """Molecule from a path, QM9 id or SMILES, with QM9-domain warnings attached and logged.
+    """Molecule from a path, QM9 id or SMILES, with QM9-domain problems in ``warnings``.
+
+    Methods that predict (ML) report those warnings; methods that cannot handle a molecule
+    check it with :func:`molmtl.chem.validate.require_supported`.
 
     See :func:`_read_molecule` for the arguments.
     """
@@ -156,8 +156,6 @@ def read_molecule(spec: str, *, embed: bool = True, dataset=None) -> Molecule:
 
     mol = _read_molecule(spec, embed=embed, dataset=dataset)
     problems = tuple(domain_problems(mol))
-    for p in problems:
-        log.warning("%s %s: predictions outside QM9's domain are unreliable", mol.name or spec, p)
     return replace(mol, warnings=problems) if problems else mol
 
 
