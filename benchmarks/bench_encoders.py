@@ -1,0 +1,210 @@
+"""Speed of our dense PaiNN (19 heads) against PyG's SchNet, in one run on the same data and device.
+
+Both models train on all 19 QM9 targets (normalized by one TargetScaler) with Adam; we time a
+training step (forward + backward + optimizer step) and inference (forward only) in molecules/s,
+and on CUDA the peak memory. SchNet is PyG's ``torch_geometric.nn.models.SchNet(hidden_channels=128,
+num_filters=128, num_interactions=6, cutoff=10.0)`` with its last layer widened to 19 outputs; its
+neighbour list (``radius_graph`` needs torch-cluster, not installed) is built by
+:class:`DenseRadiusGraph` inside its forward, so the time includes it, as it would include
+``radius_graph``. Batches for both models are prepared before timing.
+
+Usage::
+
+    python benchmarks/bench_encoders.py --device cpu --batch-size 32 --steps 5
+    python benchmarks/bench_encoders.py --device cuda --batch-size 1024 --steps 50 --compile --bf16
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from molmtl.data.batching import PaddedDataset
+from molmtl.data.qm9 import load_qm9
+from molmtl.models.base import MolBatch
+from molmtl.models.heads import make_head, make_heads
+from molmtl.models.normalize import TargetScaler
+from molmtl.models.painn import PaiNN
+from molmtl.targets import TARGETS
+
+log = logging.getLogger("bench_encoders")
+
+QM9_TRAIN = 110_000  # molecules in a standard QM9 training epoch
+
+
+class DenseRadiusGraph(nn.Module):
+    """SchNet's ``interaction_graph``: all pairs of distinct atoms of a molecule within ``cutoff``
+    (Angstrom), found with a dense per-molecule distance matrix. Returns ``(edge_index, edge_weight)``."""
+
+    def __init__(self, cutoff: float):
+        super().__init__()
+        self.cutoff = cutoff
+
+    def forward(self, pos: Tensor, batch: Tensor) -> tuple[Tensor, Tensor]:
+        from torch_geometric.utils import to_dense_batch
+
+        dense, mask = to_dense_batch(pos, batch)
+        flat = torch.full(mask.shape, -1, dtype=torch.long, device=pos.device)
+        flat[mask] = torch.arange(pos.shape[0], device=pos.device)
+        d = torch.cdist(dense, dense)
+        eye = torch.eye(mask.shape[1], dtype=torch.bool, device=pos.device)
+        keep = mask.unsqueeze(1) & mask.unsqueeze(2) & ~eye & (d < self.cutoff)
+        b, i, j = keep.nonzero(as_tuple=True)
+        row, col = flat[b, i], flat[b, j]
+        return torch.stack([row, col]), (pos[row] - pos[col]).norm(dim=-1)
+
+
+def make_schnet(n_out: int, cutoff: float = 10.0) -> nn.Module:
+    from torch_geometric.nn.models import SchNet
+
+    model = SchNet(hidden_channels=128, num_filters=128, num_interactions=6, cutoff=cutoff,
+                   interaction_graph=DenseRadiusGraph(cutoff))
+    model.lin2 = nn.Linear(model.lin2.in_features, n_out)  # 19 targets at once
+    return model
+
+
+class PaiNNMultiHead(nn.Module):
+    """PaiNN encoder shared by one head per target (hard sharing): 19 TaskHeads, or FusedHeads."""
+
+    def __init__(self, fused: bool, **kw):
+        super().__init__()
+        self.encoder = PaiNN(**kw)
+        self.fused = fused
+        if fused:
+            self.heads = make_heads(TARGETS, self.encoder.out_dim)
+        else:
+            self.heads = nn.ModuleList(make_head(t, self.encoder.out_dim) for t in TARGETS)
+
+    def forward(self, batch: MolBatch) -> Tensor:
+        feats = self.encoder(batch)
+        if self.fused:
+            return self.heads(feats)
+        return torch.stack([h(feats) for h in self.heads], dim=1)
+
+
+def masked_mse(pred: Tensor, target: Tensor) -> Tensor:
+    ok = ~torch.isnan(target)
+    return ((pred - target.nan_to_num()) ** 2 * ok).sum() / ok.sum().clamp(min=1)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_model(name, model, inputs, targets, *, device, steps: int, warmup: int, batch_size: int) -> dict:
+    """Train and inference throughput (molecules/s) and CUDA peak memory (MiB) of ``model``."""
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+
+    def train_step(k):
+        opt.zero_grad(set_to_none=True)
+        loss = masked_mse(model(*inputs[k % len(inputs)]), targets[k % len(targets)])
+        loss.backward()
+        opt.step()
+
+    model.train()
+    for k in range(warmup):
+        train_step(k)
+    _sync(device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    t0 = time.perf_counter()
+    for k in range(steps):
+        train_step(k)
+    _sync(device)
+    train_s = time.perf_counter() - t0
+    train_mem = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else float("nan")
+
+    model.eval()
+    with torch.inference_mode():
+        for k in range(warmup):
+            model(*inputs[k % len(inputs)])
+        _sync(device)
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        t0 = time.perf_counter()
+        for k in range(steps):
+            model(*inputs[k % len(inputs)])
+        _sync(device)
+        infer_s = time.perf_counter() - t0
+    infer_mem = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else float("nan")
+    n_params = sum(p.numel() for p in model.parameters())
+    out = {"model": name, "params": n_params, "train_mol_s": steps * batch_size / train_s,
+           "infer_mol_s": steps * batch_size / infer_s, "train_mem_mib": train_mem, "infer_mem_mib": infer_mem}
+    out["epoch_s"] = QM9_TRAIN / out["train_mol_s"]
+    log.info("%s: %s", name, out)
+    return out
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--batch-size", type=int, default=32, help="molecules per batch")
+    p.add_argument("--steps", type=int, default=5, help="timed steps per phase")
+    p.add_argument("--warmup", type=int, default=2, help="untimed steps first (compilation, cudnn)")
+    p.add_argument("--n-batches", type=int, default=8, help="distinct QM9 batches cycled through")
+    p.add_argument("--compile", action="store_true", help="torch.compile PaiNN's layers (CUDA only)")
+    p.add_argument("--bf16", action="store_true", help="bf16 autocast in PaiNN's layers (CUDA only)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (0: torch's default); 1 because on a shared, busy CPU OpenMP "
+                        "threads waiting on each other made small matmuls ~50x slower")
+    p.add_argument("--trim-to", type=int, default=0,
+                   help="PaiNN batches: molecules sorted by size, atom axis cut to a multiple of this (0: pad to 29)")
+    p.add_argument("--fused-only", action="store_true", help="skip PaiNN with 19 separate TaskHeads")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    torch.manual_seed(args.seed)
+
+    qm9 = load_qm9()
+    rows = np.random.RandomState(args.seed).permutation(len(qm9))[: args.batch_size * args.n_batches]
+    data = PaddedDataset.from_qm9(qm9.subset(rows), n_max=29)
+    scaler = TargetScaler.fit(data.y, data.z, data.mask, TARGETS)
+    data = data.to(device)
+    scaler = scaler.to(device)
+    # sorted by size and trimmed (--trim-to) or all padded to 29 atoms; SchNet gets the same molecules
+    batches = list(data.batches(args.batch_size, shuffle=bool(args.trim_to), trim_to=args.trim_to,
+                                sort_window=len(data) if args.trim_to else 0,
+                                generator=torch.Generator().manual_seed(args.seed)))
+    targets = [scaler.normalize(b.y, b) for b in batches]
+    schnet_inputs = []
+    for b in batches:  # flat (z, pos, batch) as PyG models take them, prepared before timing
+        mol = torch.arange(len(b), device=device).unsqueeze(1).expand_as(b.mask)
+        schnet_inputs.append((b.z[b.mask], b.pos[b.mask], mol[b.mask]))
+
+    timing = dict(device=device, steps=args.steps, warmup=args.warmup, batch_size=args.batch_size)
+    painn_inputs = [(b,) for b in batches]
+    results = []
+    if not args.fused_only:
+        painn = PaiNNMultiHead(False, compile=args.compile, bf16=args.bf16).to(device)
+        results.append(time_model("painn + 19 TaskHeads", painn, painn_inputs, targets, **timing))
+        del painn
+    painn = PaiNNMultiHead(True, compile=args.compile, bf16=args.bf16).to(device)
+    results.append(time_model("painn + FusedHeads(19)", painn, painn_inputs, targets, **timing))
+    del painn
+    schnet = make_schnet(len(TARGETS)).to(device)
+    results.append(time_model("PyG SchNet (19 outputs)", schnet, schnet_inputs, targets, **timing))
+    print(f"device={device} torch={torch.__version__} batch_size={args.batch_size} steps={args.steps} "
+          f"warmup={args.warmup} compile={args.compile} bf16={args.bf16} trim_to={args.trim_to} "
+          f"threads={torch.get_num_threads()} atoms/batch(padded)={np.mean([b.z.numel() for b in batches]):.0f}")
+    print("| model | params | train mol/s | inference mol/s | QM9 train epoch (110k) s | peak mem train MiB | peak mem infer MiB |")
+    print("|---|---|---|---|---|---|---|")
+    for r in results:
+        print(f"| {r['model']} | {r['params']:,} | {r['train_mol_s']:.0f} | {r['infer_mol_s']:.0f} | {r['epoch_s']:.1f} "
+              f"| {r['train_mem_mib']:.0f} | {r['infer_mem_mib']:.0f} |")
+    ref = results[-1]
+    for r in results[:-1]:
+        print(f"{r['model']} vs SchNet: train {r['train_mol_s'] / ref['train_mol_s']:.2f}x, "
+              f"inference {r['infer_mol_s'] / ref['infer_mol_s']:.2f}x the molecules/s")
+
+
+if __name__ == "__main__":
+    main()

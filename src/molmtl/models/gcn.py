@@ -1,0 +1,57 @@
+"""GCN on the 2D molecular graph (hydrogens as atom features).
+
+Kipf and Welling, "Semi-Supervised Classification with Graph Convolutional Networks", ICLR 2017
+(https://arxiv.org/abs/1609.02907).
+"""
+
+from __future__ import annotations
+
+from torch import nn
+from torch_geometric.nn import GCNConv
+from torch_geometric.utils import to_dense_batch
+
+from molmtl.chem.features import ATOM_FEATURE_DIM
+from molmtl.models.base import AtomFeatures, Encoder, MolBatch
+
+
+class GCN(Encoder):
+    r"""Graph convolutions on the heavy-atom graph built from SMILES.
+
+    .. math::
+        H^{(l+1)} = \sigma\left(\hat D^{-1/2} \hat A \hat D^{-1/2} H^{(l)} W^{(l)}\right) + H^{(l)}
+
+    with :math:`\hat A = A + I`. Bond features are not used (GCN has no edge features).
+
+    Args:
+        in_dim (int, optional): atom feature width. (default: ``ATOM_FEATURE_DIM``)
+        hidden (int, optional): feature width. (default: :obj:`128`)
+        num_layers (int, optional): graph convolutions. (default: :obj:`3`)
+        dropout (float, optional): dropout after each convolution. (default: :obj:`0.0`)
+
+    The returned :class:`AtomFeatures` cover heavy atoms only (``z`` from the graph), ``pos`` is None.
+    """
+
+    needs_graph = True
+    needs_geometry = False
+
+    def __init__(self, in_dim: int = ATOM_FEATURE_DIM, hidden: int = 128, num_layers: int = 3, dropout: float = 0.0):
+        super().__init__()
+        self.out_dim = hidden
+        self.lin_in = nn.Linear(in_dim, hidden)
+        self.convs = nn.ModuleList(GCNConv(hidden, hidden) for _ in range(num_layers))
+        self.act = nn.ReLU()
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, batch: MolBatch) -> AtomFeatures:
+        g = batch.graph
+        if g is None:
+            raise ValueError("GCN needs 2D graphs (batch.graph is None); build batches with graph=True")
+        h = self.act(self.lin_in(g.x))
+        for conv in self.convs:
+            h = h + self.dropout(self.act(conv(h, g.edge_index)))
+        dense, mask = to_dense_batch(h, g.batch, batch_size=len(batch))
+        z, _ = to_dense_batch(g.z, g.batch, batch_size=len(batch))
+        return AtomFeatures(h=dense, mask=mask, z=z)
+
+
+__all__ = ["GCN"]

@@ -1,0 +1,234 @@
+r"""Per-task heads: a small MLP on atom features, then the target's readout.
+
+Heads predict in *normalized* units (see :mod:`molmtl.models.normalize`): the scaler removes
+per-element references and scales, the head learns what is left.
+
+Readouts (``Target.readout``):
+
+* ``sum`` (extensive): :math:`\hat y = \sum_i [\mathrm{MLP}(h_i) + o_{Z_i}] + b`, with learned
+  per-element offsets :math:`o_Z` (zero at start);
+* ``mean`` (intensive): :math:`\hat y = \frac{1}{n} \sum_i \mathrm{MLP}(h_i) + b`;
+* ``dipole``: atomic charges :math:`q_i = \mathrm{MLP}(h_i)` made neutral
+  (:math:`q_i \leftarrow q_i - \bar q`), plus atomic dipoles :math:`\vec\mu_i = W \vec v_i`
+  when the encoder has vector features (PaiNN), :math:`\hat y = \|\sum_i q_i \vec r_i +
+  \vec\mu_i\| + b`; neutral charges make it independent of the origin. Without positions (2D
+  encoders) it falls back to ``sum``. :class:`~molmtl.models.normalize.TargetScaler` divides
+  dipole targets by their RMS and does not shift them, so the norm is the normalized prediction;
+  a learned scalar bias (0 at start) is added so that a plain z-score normalization, which
+  shifts, also works.
+
+Readouts run in float32 with autocast off: a bf16 sum over 29 atoms would cost accuracy.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from molmtl.models.base import AtomFeatures, masked_mean, masked_sum
+from molmtl.targets import Target
+
+MAX_Z = 10
+
+
+def _mlp(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(in_dim, hidden), nn.SiLU(), nn.Linear(hidden, out_dim))
+
+
+def _reset(module: nn.Module) -> None:
+    for m in module.modules():
+        if m is not module and hasattr(m, "reset_parameters"):
+            m.reset_parameters()
+
+
+class DenseSet2Set(nn.Module):
+    r"""Set2Set (Vinyals et al., "Order Matters", ICLR 2016) on padded ``(B, N, F)`` features.
+
+    .. math::
+        q_t = \mathrm{LSTM}(q^*_{t-1}), \quad a_{i,t} = \mathrm{softmax}_i(h_i \cdot q_t), \quad
+        r_t = \sum_i a_{i,t} h_i, \quad q^*_t = [q_t, r_t]
+
+    Args:
+        in_dim (int): feature width F; the output has ``2 F``.
+        steps (int, optional): processing steps. (default: :obj:`3`)
+    """
+
+    def __init__(self, in_dim: int, steps: int = 3):
+        super().__init__()
+        self.in_dim, self.steps = in_dim, steps
+        self.lstm = nn.LSTM(2 * in_dim, in_dim, batch_first=True)
+
+    def reset_parameters(self) -> None:
+        self.lstm.reset_parameters()
+
+    def forward(self, h: Tensor, mask: Tensor) -> Tensor:
+        B = h.shape[0]
+        q_star = h.new_zeros(B, 2 * self.in_dim)
+        state = (h.new_zeros(1, B, self.in_dim), h.new_zeros(1, B, self.in_dim))
+        for _ in range(self.steps):
+            q, state = self.lstm(q_star.unsqueeze(1), state)
+            q = q.squeeze(1)
+            e = (h * q.unsqueeze(1)).sum(-1).masked_fill(~mask, float("-inf"))
+            a = torch.softmax(e, dim=1).nan_to_num(0.0)  # a molecule with no atoms reads 0
+            r = (a.unsqueeze(-1) * h).sum(1)
+            q_star = torch.cat([q, r], dim=-1)
+        return q_star
+
+
+class TaskHead(nn.Module):
+    """One target's head: ``AtomFeatures -> (B,)`` normalized predictions.
+
+    Args:
+        target (Target): the target; its ``readout`` picks the readout.
+        in_dim (int): atom feature width F.
+        hidden (int, optional): MLP width. (default: ``in_dim // 2``, at least 16)
+        element_offsets (bool, optional): learned per-element offsets for sum readouts.
+            (default: :obj:`True`)
+        atomic_dipoles (bool, optional): add ``W vec`` atomic dipoles to dipole readouts when the
+            features have vectors. (default: :obj:`True`)
+        set2set (bool, optional): replace the readout by Set2Set + MLP (Gilmer et al.'s readout;
+            no physics in it). (default: :obj:`False`)
+        max_z (int, optional): largest atomic number with an offset. (default: :obj:`10`)
+    """
+
+    def __init__(self, target: Target, in_dim: int, hidden: int | None = None, *, element_offsets: bool = True,
+                 atomic_dipoles: bool = True, set2set: bool = False, max_z: int = MAX_Z):
+        super().__init__()
+        self.target, self.readout = target, target.readout
+        hidden = hidden or max(in_dim // 2, 16)
+        self.set2set = DenseSet2Set(in_dim) if set2set else None
+        self.mlp = _mlp(2 * in_dim if set2set else in_dim, hidden, 1)
+        self.offsets = nn.Embedding(max_z + 1, 1) if (element_offsets and self.readout == "sum" and not set2set) else None
+        self.bias = nn.Parameter(torch.zeros(()))
+        self.dipole_proj = nn.Linear(in_dim, 1, bias=False) if (atomic_dipoles and self.readout == "dipole") else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        _reset(self)
+        with torch.no_grad():
+            self.bias.zero_()
+            if self.offsets is not None:
+                self.offsets.weight.zero_()
+
+    def atom_outputs(self, feats: AtomFeatures) -> Tensor:
+        """``(B, N)`` per-atom MLP outputs (0 on padding)."""
+        return self.mlp(feats.h.float()).squeeze(-1) * feats.mask.to(torch.float32)
+
+    def dipole_vector(self, feats: AtomFeatures) -> Tensor:
+        """``(B, 3)`` predicted dipole vector (normalized units): neutral charges x positions + atomic dipoles."""
+        if feats.pos is None:
+            raise ValueError("a dipole vector needs positions; this encoder gives none")
+        q = self.atom_outputs(feats)
+        q = (q - masked_mean(q, feats.mask).unsqueeze(1)) * feats.mask.to(q.dtype)
+        mu = (q.unsqueeze(-1) * feats.pos.float()).sum(dim=1)
+        if self.dipole_proj is not None and feats.vec is not None:
+            mu = mu + masked_sum(self.dipole_proj(feats.vec.float()).squeeze(-1), feats.mask)
+        return mu
+
+    def forward(self, feats: AtomFeatures) -> Tensor:
+        with torch.autocast(feats.h.device.type, enabled=False):
+            if self.set2set is not None:
+                return self.mlp(self.set2set(feats.h.float(), feats.mask)).squeeze(-1) + self.bias
+            if self.readout == "dipole" and feats.pos is not None:
+                mu = self.dipole_vector(feats)
+                return torch.sqrt((mu * mu).sum(-1) + 1e-12) + self.bias
+            out = self.atom_outputs(feats)
+            if self.readout == "mean":
+                return masked_mean(out, feats.mask) + self.bias
+            if self.offsets is not None:
+                out = out + self.offsets(feats.z).squeeze(-1) * feats.mask.to(out.dtype)
+            return out.sum(dim=1) + self.bias
+
+
+def make_head(target: Target, in_dim: int, **kw) -> nn.Module:
+    """A :class:`TaskHead` for ``target`` reading ``in_dim``-wide atom features (see its arguments)."""
+    return TaskHead(target, in_dim, **kw)
+
+
+
+
+
+class FusedHeads(nn.Module):
+    """All of a task list's heads as a few batched operations: ``AtomFeatures -> (B, T)``.
+
+    Computes exactly what a list of :class:`TaskHead` (without Set2Set) computes, one column per
+    target, but with one ``F -> T*H`` matmul and one per-task contraction instead of ``T`` small
+    MLPs, so a GPU launches a handful of kernels instead of hundreds (hard sharing over 19
+    targets). Parameters are per task, so no task shares a head parameter with another.
+
+    Args:
+        targets (Sequence[Target]): the tasks, in column order.
+        in_dim (int): atom feature width F.
+        hidden (int, optional): per-task MLP width H. (default: ``in_dim // 2``, at least 16)
+        element_offsets (bool, optional): per-element offsets for sum readouts. (default: :obj:`True`)
+        atomic_dipoles (bool, optional): ``W vec`` atomic dipoles for dipole readouts. (default: :obj:`True`)
+        max_z (int, optional): largest atomic number with an offset. (default: :obj:`10`)
+    """
+
+    def __init__(self, targets, in_dim: int, hidden: int | None = None, *, element_offsets: bool = True,
+                 atomic_dipoles: bool = True, max_z: int = MAX_Z):
+        super().__init__()
+        self.targets = tuple(targets)
+        T, H = len(self.targets), hidden or max(in_dim // 2, 16)
+        self.hidden = H
+        self.lin1 = nn.Linear(in_dim, T * H)
+        self.w2 = nn.Parameter(torch.empty(T, H))
+        self.b2 = nn.Parameter(torch.empty(T))
+        self.bias = nn.Parameter(torch.zeros(T))
+        readouts = [t.readout for t in self.targets]
+        self.register_buffer("is_sum", torch.tensor([r == "sum" for r in readouts]), persistent=False)
+        self.register_buffer("is_mean", torch.tensor([r == "mean" for r in readouts]), persistent=False)
+        self.register_buffer("dipole_idx", torch.tensor([i for i, r in enumerate(readouts) if r == "dipole"],
+                                                        dtype=torch.long), persistent=False)
+        self.offsets = nn.Embedding(max_z + 1, T) if element_offsets and any(readouts[i] == "sum" for i in range(T)) else None
+        n_dip = len(self.dipole_idx)
+        self.dipole_proj = nn.Linear(in_dim, n_dip, bias=False) if (atomic_dipoles and n_dip) else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # the same distributions as T separate nn.Linear layers
+        nn.init.kaiming_uniform_(self.lin1.weight, a=5**0.5)
+        bound1 = 1 / self.lin1.in_features**0.5
+        nn.init.uniform_(self.lin1.bias, -bound1, bound1)
+        bound2 = 1 / self.hidden**0.5
+        nn.init.uniform_(self.w2, -bound2, bound2)
+        nn.init.uniform_(self.b2, -bound2, bound2)
+        with torch.no_grad():
+            self.bias.zero_()
+            if self.offsets is not None:
+                self.offsets.weight.zero_()
+        if self.dipole_proj is not None:
+            self.dipole_proj.reset_parameters()
+
+    def atom_outputs(self, feats: AtomFeatures) -> Tensor:
+        """``(B, N, T)`` per-atom outputs of every task's MLP (0 on padding)."""
+        B, N, _ = feats.h.shape
+        a = torch.nn.functional.silu(self.lin1(feats.h.float())).view(B, N, len(self.targets), self.hidden)
+        out = torch.einsum("bnth,th->bnt", a, self.w2) + self.b2
+        return out * feats.mask.unsqueeze(-1).to(out.dtype)
+
+    def forward(self, feats: AtomFeatures) -> Tensor:
+        with torch.autocast(feats.h.device.type, enabled=False):
+            mask = feats.mask.to(torch.float32)
+            out = self.atom_outputs(feats)
+            if self.offsets is not None:
+                out = out + self.offsets(feats.z) * (mask.unsqueeze(-1) * self.is_sum.to(out.dtype))
+            total = out.sum(dim=1)
+            count = mask.sum(dim=1, keepdim=True).clamp(min=1)
+            pred = torch.where(self.is_mean, total / count, total) + self.bias
+            if len(self.dipole_idx) and feats.pos is not None:
+                q = out[..., self.dipole_idx]  # (B, N, D) charges
+                q = (q - q.sum(1, keepdim=True) / count.unsqueeze(1)) * mask.unsqueeze(-1)
+                mu = torch.einsum("bnd,bnc->bdc", q, feats.pos.float())
+                if self.dipole_proj is not None and feats.vec is not None:
+                    mu = mu + (self.dipole_proj(feats.vec.float()) * mask[..., None, None]).sum(1).transpose(1, 2)
+                norm = torch.sqrt((mu * mu).sum(-1) + 1e-12) + self.bias[self.dipole_idx]
+                pred = pred.index_copy(1, self.dipole_idx, norm)
+            return pred
+
+
+def make_heads(targets, in_dim: int, **kw) -> FusedHeads:
+    """:class:`FusedHeads` for ``targets``: the fast equivalent of ``[make_head(t, in_dim) for t in targets]``."""
+    return FusedHeads(targets, in_dim, **kw)
+
+__all__ = ["TaskHead", "DenseSet2Set", "FusedHeads", "make_head", "make_heads"]

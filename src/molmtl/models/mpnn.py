@@ -1,0 +1,75 @@
+"""Gilmer et al.'s edge-network MPNN on the 2D molecular graph.
+
+Gilmer, Schoenholz, Riley, Vinyals and Dahl, "Neural Message Passing for Quantum Chemistry",
+ICML 2017 (https://arxiv.org/abs/1704.01212). The width (64) and the three message steps with a
+shared edge network and GRU follow PyG's ``examples/qm9_nn_conv.py``, the encoder of the
+LibMTL / Nash-MTL QM9 benchmark. One difference: that benchmark runs on PyG's QM9 graphs (all
+atoms, hydrogens included, complete graph with distances as edge features); ours runs on the
+hydrogen-suppressed bond graph from SMILES (``batch.graph``, bond features of
+:mod:`molmtl.chem.features`), so it is a 2D model like GCN.
+
+Set2Set, the paper's readout, is not part of the encoder: the encoder returns per-atom features
+like every other encoder, and ``make_head(..., set2set=True)`` puts a Set2Set readout in a task
+head (the default heads use the target's sum/mean/dipole readout).
+"""
+
+from __future__ import annotations
+
+from torch import nn
+from torch_geometric.nn import NNConv
+from torch_geometric.utils import to_dense_batch
+
+from molmtl.chem.features import ATOM_FEATURE_DIM, BOND_FEATURE_DIM
+from molmtl.models.base import AtomFeatures, Encoder, MolBatch
+
+
+class MPNN(Encoder):
+    r"""Edge-conditioned convolution + GRU, ``steps`` times with shared weights.
+
+    .. math::
+        m_i^{t+1} = \frac{1}{|N(i)|} \sum_{j \in N(i)} A(e_{ij})\, h_j^t + W h_i^t, \qquad
+        h_i^{t+1} = \mathrm{GRU}(h_i^t, \mathrm{ReLU}(m_i^{t+1}))
+
+    where :math:`A(e_{ij})` is an MLP mapping bond features to a ``hidden x hidden`` matrix.
+
+    Args:
+        in_dim (int, optional): atom feature width. (default: ``ATOM_FEATURE_DIM``)
+        edge_dim (int, optional): bond feature width. (default: ``BOND_FEATURE_DIM``)
+        hidden (int, optional): feature width. (default: :obj:`64`)
+        steps (int, optional): message passing steps T. (default: :obj:`3`)
+        aggr (str, optional): ``"mean"`` or ``"add"``. (default: :obj:`"mean"`)
+
+    The returned :class:`AtomFeatures` cover heavy atoms only (``z`` from the graph), ``pos`` is None.
+    """
+
+    needs_graph = True
+    needs_geometry = False
+
+    def __init__(self, in_dim: int = ATOM_FEATURE_DIM, edge_dim: int = BOND_FEATURE_DIM, hidden: int = 64,
+                 steps: int = 3, aggr: str = "mean"):
+        super().__init__()
+        if aggr not in ("mean", "add"):
+            raise ValueError(f"aggr must be 'mean' or 'add', not {aggr!r}")
+        self.out_dim, self.steps = hidden, steps
+        self.lin_in = nn.Linear(in_dim, hidden)
+        edge_net = nn.Sequential(nn.Linear(edge_dim, 128), nn.ReLU(), nn.Linear(128, hidden * hidden))
+        self.conv = NNConv(hidden, hidden, edge_net, aggr=aggr)
+        self.gru = nn.GRU(hidden, hidden)
+        self.act = nn.ReLU()
+
+    def forward(self, batch: MolBatch) -> AtomFeatures:
+        g = batch.graph
+        if g is None:
+            raise ValueError("MPNN needs 2D graphs (batch.graph is None); build batches with graph=True")
+        h = self.act(self.lin_in(g.x))
+        state = h.unsqueeze(0)
+        for _ in range(self.steps):
+            m = self.act(self.conv(h, g.edge_index, g.edge_attr))
+            h, state = self.gru(m.unsqueeze(0), state)
+            h = h.squeeze(0)
+        dense, mask = to_dense_batch(h, g.batch, batch_size=len(batch))
+        z, _ = to_dense_batch(g.z, g.batch, batch_size=len(batch))
+        return AtomFeatures(h=dense, mask=mask, z=z)
+
+
+__all__ = ["MPNN"]

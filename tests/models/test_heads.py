@@ -1,0 +1,120 @@
+"""Task heads: readouts (sum, mean, dipole, Set2Set), offsets, padding."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from molmtl.models.base import AtomFeatures
+from molmtl.models.heads import DenseSet2Set, TaskHead, make_head
+from molmtl.targets import TARGETS, get_target
+
+
+def _feats(B=3, N=5, F=8, pos=True, vec=False):
+    g = torch.Generator().manual_seed(0)
+    mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [1, 0, 0, 0, 0]], dtype=torch.bool)[:B, :N]
+    h = torch.randn(B, N, F, generator=g)
+    z = torch.where(mask, torch.tensor([6, 1, 8, 1, 7])[:N], 0)
+    return AtomFeatures(h=h, mask=mask, z=z, pos=torch.randn(B, N, 3, generator=g) if pos else None,
+                        vec=torch.randn(B, N, 3, F, generator=g) if vec else None)
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=lambda t: t.key)
+def test_every_target_gives_one_number_per_molecule(target):
+    head = make_head(target, 8)
+    out = head(_feats(vec=True))
+    assert out.shape == (3,) and torch.isfinite(out).all()
+
+
+def test_sum_and_mean_readouts_ignore_padding():
+    f = _feats(pos=False)
+    garbage = AtomFeatures(h=f.h.masked_fill(~f.mask.unsqueeze(-1), 1e3), mask=f.mask, z=f.z)
+    for key in ("U0", "homo"):
+        head = make_head(get_target(key), 8)
+        assert torch.allclose(head(f), head(garbage))
+    sum_head, mean_head = make_head(get_target("U0"), 8), make_head(get_target("homo"), 8)
+    mean_head.load_state_dict({k: v for k, v in sum_head.state_dict().items() if not k.startswith("offsets")})
+    per_atom = sum_head.atom_outputs(f)
+    assert torch.allclose(sum_head(f), per_atom.sum(1))
+    assert torch.allclose(mean_head(f), per_atom.sum(1) / f.mask.sum(1))
+
+
+def test_element_offsets_add_per_atom():
+    f = _feats(pos=False)
+    head = make_head(get_target("U0"), 8)
+    base = head(f)
+    with torch.no_grad():
+        head.offsets.weight[1] = 2.0  # +2 per hydrogen
+    n_h = ((f.z == 1) & f.mask).sum(1)
+    assert torch.allclose(head(f) - base, 2.0 * n_h.float())
+    assert make_head(get_target("homo"), 8).offsets is None
+
+
+def test_dipole_is_neutral_translation_invariant_and_falls_back():
+    f = _feats(vec=True)
+    head = make_head(get_target("mu"), 8)
+    moved = AtomFeatures(f.h, f.mask, f.z, f.pos + torch.tensor([5.0, -1.0, 2.0]), f.vec)
+    assert torch.allclose(head(f), head(moved), atol=1e-4)
+    no_vec = AtomFeatures(f.h, f.mask, f.z, f.pos, None)
+    assert head(no_vec)[2] < 1e-5  # one atom: its neutral charge is 0, so no dipole without vectors
+    q = head.atom_outputs(no_vec)
+    q = (q - q.sum(1, keepdim=True) / f.mask.sum(1, keepdim=True)) * f.mask
+    expected = torch.linalg.norm((q.unsqueeze(-1) * f.pos).sum(1), dim=-1)
+    assert torch.allclose(head(no_vec), expected, atol=1e-5)
+    assert (head(f) >= 0).all()
+    flat = AtomFeatures(f.h, f.mask, f.z, None, None)
+    assert torch.allclose(head(flat), head.atom_outputs(flat).sum(1) + head.bias)
+
+
+def test_set2set_head_shape_and_padding():
+    f = _feats(pos=False)
+    head = make_head(get_target("U0"), 8, set2set=True)
+    assert isinstance(head.set2set, DenseSet2Set)
+    garbage = AtomFeatures(h=f.h.masked_fill(~f.mask.unsqueeze(-1), 1e3), mask=f.mask, z=f.z)
+    assert head(f).shape == (3,)
+    assert torch.allclose(head(f), head(garbage), atol=1e-5)
+
+
+def test_head_is_a_module_with_reset():
+    head = make_head(get_target("U0"), 8)
+    assert isinstance(head, TaskHead)
+    with torch.no_grad():
+        head.offsets.weight.fill_(1.0)
+    head.reset_parameters()
+    assert (head.offsets.weight == 0).all()
+
+
+def _copy_into_task_heads(fused, in_dim):
+    """TaskHeads holding the fused module's parameters, one per target."""
+    H = fused.hidden
+    heads = []
+    for t, target in enumerate(fused.targets):
+        head = make_head(target, in_dim, hidden=H)
+        with torch.no_grad():
+            head.mlp[0].weight.copy_(fused.lin1.weight[t * H:(t + 1) * H])
+            head.mlp[0].bias.copy_(fused.lin1.bias[t * H:(t + 1) * H])
+            head.mlp[2].weight.copy_(fused.w2[t:t + 1])
+            head.mlp[2].bias.copy_(fused.b2[t:t + 1])
+            head.bias.copy_(fused.bias[t])
+            if head.offsets is not None:
+                head.offsets.weight.copy_(fused.offsets.weight[:, t:t + 1] + 0.1 * t)
+                fused.offsets.weight[:, t] += 0.1 * t
+            if head.dipole_proj is not None:
+                d = int((fused.dipole_idx == t).nonzero()[0, 0])
+                head.dipole_proj.weight.copy_(fused.dipole_proj.weight[d:d + 1])
+        heads.append(head)
+    return heads
+
+
+@pytest.mark.parametrize("with_pos", [True, False])
+def test_fused_heads_equal_separate_heads(with_pos):
+    from molmtl.models.heads import FusedHeads, make_heads
+
+    f = _feats(pos=with_pos, vec=with_pos)
+    fused = make_heads(TARGETS, 8)
+    assert isinstance(fused, FusedHeads)
+    heads = _copy_into_task_heads(fused, 8)
+    expected = torch.stack([h(f) for h in heads], dim=1)
+    got = fused(f)
+    assert got.shape == (3, 19)
+    assert torch.allclose(got, expected, atol=1e-5, rtol=1e-5)
