@@ -1,0 +1,80 @@
+"""Small pieces the strategies share: resolving task keys and a bank of per-task heads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from molmtl.errors import InputError
+from molmtl.models.base import AtomFeatures, Encoder
+from molmtl.mtl.base import EncoderFactory, HeadFactory
+from molmtl.targets import TARGET_KEYS, Target, get_target
+
+
+def resolve_tasks(tasks: Sequence[str | Target]) -> tuple[Target, ...]:
+    """Task keys (or Target objects, e.g. a user's custom target) -> targets, in the given order.
+
+    InputError for unknown keys, repeated tasks or none.
+    """
+    if isinstance(tasks, str) or not tasks:
+        raise InputError("tasks must be a non-empty list of target keys, e.g. ['U0', 'homo'].")
+    out = []
+    for key in tasks:
+        if isinstance(key, Target):
+            out.append(key)
+            continue
+        try:
+            out.append(get_target(key))
+        except KeyError:
+            raise InputError(f"unknown task {key!r}; known tasks: {', '.join(TARGET_KEYS)}.") from None
+    keys = [t.key for t in out]
+    if len(set(keys)) != len(keys):
+        raise InputError(f"tasks repeat: {', '.join(keys)}.")
+    return tuple(out)
+
+
+def build_encoder(encoder_factory: EncoderFactory) -> Encoder:
+    """Call the factory and check that the result declares ``out_dim``."""
+    enc = encoder_factory()
+    if not isinstance(getattr(enc, "out_dim", None), int):
+        raise InputError("the encoder factory must return an Encoder with an integer out_dim.")
+    return enc
+
+
+class HeadBank(nn.Module):
+    """One head per task, all reading the same :class:`AtomFeatures`.
+
+    Args:
+        targets: the tasks, in output-column order.
+        head_factory: ``head_factory(target, in_dim)`` -> module mapping AtomFeatures to ``(B,)``.
+        in_dim: feature width the heads read.
+    """
+
+    def __init__(self, targets: Sequence[Target], head_factory: HeadFactory, in_dim: int):
+        super().__init__()
+        self.keys = tuple(t.key for t in targets)
+        # ModuleDict keys must not clash with nn.Module attributes; prefix them.
+        self.heads = nn.ModuleDict({f"t_{t.key}": head_factory(t, in_dim) for t in targets})
+
+    def head(self, key: str) -> nn.Module:
+        return self.heads[f"t_{key}"]
+
+    def forward(self, feats: AtomFeatures) -> Tensor:
+        """``(B, T)`` predictions, columns in task order."""
+        return torch.stack([self.head(k)(feats).reshape(-1) for k in self.keys], dim=1)
+
+
+def first_linear(head: nn.Module, in_dim: int) -> nn.Linear:
+    """The first ``nn.Linear`` of a head that reads ``in_dim`` features (its shared-to-head layer)."""
+    for m in head.modules():
+        if isinstance(m, nn.Linear) and m.in_features == in_dim:
+            return m
+    raise InputError(f"the head has no nn.Linear layer reading the {in_dim} encoder features; "
+                     "group lasso and MRN need one.")
+
+
+def feature_tensors(feats: AtomFeatures) -> list[Tensor]:
+    """The differentiable tensors of ``feats`` that heads read (h, and vec when present)."""
+    return [feats.h] if feats.vec is None else [feats.h, feats.vec]

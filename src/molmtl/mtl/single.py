@@ -1,0 +1,37 @@
+"""Single-task learning: an independent encoder and head per task inside one module.
+
+Each task's loss reaches only its own model, so training all tasks at once is the same as training
+them one at a time (the usual STL baseline for Delta_m).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from molmtl.models.base import MolBatch
+from molmtl.mtl._parts import build_encoder, resolve_tasks
+from molmtl.mtl.base import EncoderFactory, HeadFactory, Strategy, StrategyOutput
+
+
+class SingleTask(Strategy):
+    """``T`` independent (encoder, head) pairs.
+
+    Args:
+        tasks: target keys, in output order.
+        encoder_factory: builds one encoder per task.
+        head_factory: builds one head per task.
+    """
+
+    def __init__(self, tasks: Sequence[str], encoder_factory: EncoderFactory, head_factory: HeadFactory):
+        super().__init__()
+        targets = resolve_tasks(tasks)
+        self.tasks = tuple(t.key for t in targets)
+        self.encoders = nn.ModuleList(build_encoder(encoder_factory) for _ in targets)
+        self.heads = nn.ModuleList(head_factory(t, enc.out_dim) for t, enc in zip(targets, self.encoders))
+
+    def forward(self, batch: MolBatch) -> StrategyOutput:
+        cols = [head(enc(batch)).reshape(-1) for enc, head in zip(self.encoders, self.heads)]
+        return StrategyOutput(pred=torch.stack(cols, dim=1))
