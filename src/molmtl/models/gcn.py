@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from torch import nn
 from torch_geometric.nn import GCNConv
-from torch_geometric.utils import to_dense_batch
 
 from molmtl.chem.features import ATOM_FEATURE_DIM
 from molmtl.models.base import AtomFeatures, Encoder, MolBatch
+from molmtl.models.graph import dense_atom_features
 
 
 class GCN(Encoder):
@@ -42,16 +42,29 @@ class GCN(Encoder):
         self.act = nn.ReLU()
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, batch: MolBatch) -> AtomFeatures:
-        g = batch.graph
-        if g is None:
+    def _nodes(self, batch: MolBatch):
+        if batch.graph is None:
             raise ValueError("GCN needs 2D graphs (batch.graph is None); build batches with graph=True")
-        h = self.act(self.lin_in(g.x))
-        for conv in self.convs:
-            h = h + self.dropout(self.act(conv(h, g.edge_index)))
-        dense, mask = to_dense_batch(h, g.batch, batch_size=len(batch))
-        z, _ = to_dense_batch(g.z, g.batch, batch_size=len(batch))
-        return AtomFeatures(h=dense, mask=mask, z=z)
+        return self.act(self.lin_in(batch.graph.x))
+
+    def _conv(self, k: int, h, batch: MolBatch):
+        return h + self.dropout(self.act(self.convs[k](h, batch.graph.edge_index)))
+
+    def forward(self, batch: MolBatch) -> AtomFeatures:
+        h = self._nodes(batch)
+        for k in range(len(self.convs)):
+            h = self._conv(k, h, batch)
+        return dense_atom_features(h, batch)
+
+    def stages(self) -> list:
+        """Layer-wise view for cross-stitch (see :class:`molmtl.models.painn.PaiNN.stages`)."""
+        def embed(state, batch):
+            return dense_atom_features(self._nodes(batch), batch)
+
+        def conv(k):
+            return lambda state, batch: dense_atom_features(self._conv(k, state.h[state.mask], batch), batch)
+
+        return [embed, *(conv(k) for k in range(len(self.convs)))]
 
 
 __all__ = ["GCN"]

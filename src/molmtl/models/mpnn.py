@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from torch import nn
 from torch_geometric.nn import NNConv
-from torch_geometric.utils import to_dense_batch
 
 from molmtl.chem.features import ATOM_FEATURE_DIM, BOND_FEATURE_DIM
 from molmtl.models.base import AtomFeatures, Encoder, MolBatch
+from molmtl.models.graph import dense_atom_features
 
 
 class MPNN(Encoder):
@@ -57,19 +57,33 @@ class MPNN(Encoder):
         self.gru = nn.GRU(hidden, hidden)
         self.act = nn.ReLU()
 
-    def forward(self, batch: MolBatch) -> AtomFeatures:
-        g = batch.graph
-        if g is None:
+    def _nodes(self, batch: MolBatch):
+        if batch.graph is None:
             raise ValueError("MPNN needs 2D graphs (batch.graph is None); build batches with graph=True")
-        h = self.act(self.lin_in(g.x))
-        state = h.unsqueeze(0)
+        return self.act(self.lin_in(batch.graph.x))
+
+    def _step(self, h, batch: MolBatch):
+        """One message + GRU step; a one-layer GRU's hidden state is its output, so ``h`` carries it."""
+        g = batch.graph
+        m = self.act(self.conv(h, g.edge_index, g.edge_attr))
+        out, _ = self.gru(m.unsqueeze(0), h.unsqueeze(0))
+        return out.squeeze(0)
+
+    def forward(self, batch: MolBatch) -> AtomFeatures:
+        h = self._nodes(batch)
         for _ in range(self.steps):
-            m = self.act(self.conv(h, g.edge_index, g.edge_attr))
-            h, state = self.gru(m.unsqueeze(0), state)
-            h = h.squeeze(0)
-        dense, mask = to_dense_batch(h, g.batch, batch_size=len(batch))
-        z, _ = to_dense_batch(g.z, g.batch, batch_size=len(batch))
-        return AtomFeatures(h=dense, mask=mask, z=z)
+            h = self._step(h, batch)
+        return dense_atom_features(h, batch)
+
+    def stages(self) -> list:
+        """Layer-wise view for cross-stitch (see :class:`molmtl.models.painn.PaiNN.stages`)."""
+        def embed(state, batch):
+            return dense_atom_features(self._nodes(batch), batch)
+
+        def step(state, batch):
+            return dense_atom_features(self._step(state.h[state.mask], batch), batch)
+
+        return [embed, *([step] * self.steps)]
 
 
 __all__ = ["MPNN"]

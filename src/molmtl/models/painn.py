@@ -192,8 +192,10 @@ class PaiNN(Encoder):
         self.updates = nn.ModuleList(PaiNNUpdate(hidden) for _ in range(num_layers))
         self._compiled = None  # built on first CUDA forward; never pickled or deep-copied
 
-    def _layers(self, z: Tensor, pos: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
-        B, N = z.shape
+    def _geometry(self, pos: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Centred positions, the cutoff-weighted radial bases (plain and divided by distance)
+        as ``(B, K+1, N*N)`` blocks, and the atom mask as a float ``(B, N, 1)``."""
+        B, N = mask.shape
         m = mask.unsqueeze(-1).to(pos.dtype)
         pos = (pos - masked_mean(pos, mask).unsqueeze(1)) * m  # centered: keeps the vs sums small
         d, pair = pair_distances(pos, mask, self.cutoff)
@@ -201,15 +203,47 @@ class PaiNN(Encoder):
         basis = torch.cat([sine_rbf(d, self.n_rbf, self.cutoff), torch.ones_like(d).unsqueeze(-1)], dim=-1)
         basis = (basis * fc.unsqueeze(-1)).permute(0, 3, 1, 2).reshape(B, self.n_rbf + 1, N * N)
         basis_d = basis / d.reshape(B, 1, N * N)
+        return pos, basis, basis_d, m
+
+    def _embed(self, z: Tensor) -> tuple[Tensor, Tensor]:
         s = self.embedding(z)
-        v = s.new_zeros(B, N, 3, s.shape[-1])
+        return s, s.new_zeros(*z.shape, 3, s.shape[-1])
+
+    def _layer(self, k: int, s: Tensor, v: Tensor, geometry) -> tuple[Tensor, Tensor]:
+        """Layer ``k``: residual message block, residual update block, padding rows kept at 0."""
+        pos, basis, basis_d, m = geometry
         m = m.to(s.dtype)
-        for message, update in zip(self.messages, self.updates):
-            ds, dv = message(s, v, basis, basis_d, pos)
-            s, v = s + ds, v + dv
-            ds, dv = update(s, v)
-            s, v = (s + ds) * m, (v + dv) * m.unsqueeze(2)  # keep padding rows at exactly 0
+        ds, dv = self.messages[k](s, v, basis, basis_d, pos)
+        s, v = s + ds, v + dv
+        ds, dv = self.updates[k](s, v)
+        return (s + ds) * m, (v + dv) * m.unsqueeze(2)
+
+    def _layers(self, z: Tensor, pos: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        geometry = self._geometry(pos, mask)
+        s, v = self._embed(z)
+        for k in range(self.num_layers):
+            s, v = self._layer(k, s, v, geometry)
         return s, v
+
+    def stages(self) -> list:
+        """Layer-wise view for cross-stitch: ``stage(state, batch) -> AtomFeatures``; the first takes
+        ``None``. Applied in order they equal ``forward`` (without ``compile``/``bf16``)."""
+        cache: dict = {}
+
+        def embed(state, batch: MolBatch) -> AtomFeatures:
+            if batch.pos is None:
+                raise ValueError("PaiNN needs 3D positions (batch.pos is None); build batches with geometry=True")
+            cache["geometry"] = self._geometry(batch.pos, batch.mask)
+            s, v = self._embed(batch.z)
+            return AtomFeatures(h=s, mask=batch.mask, z=batch.z, pos=batch.pos, vec=v)
+
+        def layer(k: int):
+            def stage(state: AtomFeatures, batch: MolBatch) -> AtomFeatures:
+                s, v = self._layer(k, state.h, state.vec, cache["geometry"])
+                return AtomFeatures(h=s, mask=state.mask, z=state.z, pos=state.pos, vec=v)
+            return stage
+
+        return [embed, *(layer(k) for k in range(self.num_layers))]
 
     def forward(self, batch: MolBatch) -> AtomFeatures:
         if batch.pos is None:
