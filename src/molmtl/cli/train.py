@@ -1,9 +1,277 @@
-"""``molmtl train`` / ``molmtl evaluate``: placeholder until training lands (issue 3)."""
+"""``molmtl train`` / ``molmtl evaluate`` / ``molmtl sweep-lambda``: CLI strings -> TrainConfig.
+
+Options left unset keep the protocol's value (``--protocol standard`` by default), so
+``--protocol libmtl --epochs 5`` is the LibMTL set-up for five epochs.
+"""
 
 from __future__ import annotations
 
+import inspect
+from pathlib import Path
+
 import typer
+import typer.core
+
+from molmtl.errors import InputError
+
+
+def _names() -> dict[str, str]:
+    """Encoder, strategy and balancer names from the registries, for help texts."""
+    from molmtl.models.registry import ENCODERS
+    from molmtl.mtl.balancers import BALANCERS
+    from molmtl.mtl.registry import STRATEGIES
+
+    return {"{encoders}": ", ".join(ENCODERS), "{strategies}": ", ".join(STRATEGIES), "{balancers}": ", ".join(BALANCERS)}
+
+
+class _RegistryHelp(typer.core.TyperCommand):
+    """Fills the registries' names into option help texts when help is shown, not at start-up:
+    the registries import torch, PyG and torchjd (seconds), which other commands need not pay."""
+
+    def format_help(self, ctx, formatter):
+        names = _names()
+        for param in self.params:
+            for key, value in names.items():
+                if getattr(param, "help", None) and key in param.help:
+                    param.help = param.help.replace(key, value)
+        return super().format_help(ctx, formatter)
+
+
+def _parse_tasks(spec: str | None):
+    from molmtl.targets import parse_targets
+
+    if spec is None:
+        return None
+    try:
+        return parse_targets(spec)
+    except (KeyError, ValueError) as exc:
+        raise InputError(str(exc.args[0] if exc.args else exc)) from None
+
+
+def _encoder_hp(encoder: str, hidden: int | None, layers: int | None, cutoff: float | None) -> dict:
+    from molmtl.models.registry import ENCODERS
+
+    key = encoder.strip().lower()
+    if key not in ENCODERS:
+        raise InputError(f"unknown encoder {encoder!r}; choose one of: {', '.join(ENCODERS)}")
+    accepted = inspect.signature(ENCODERS[key].__init__).parameters
+    hp = {}
+    if hidden is not None:
+        hp["hidden"] = hidden
+    if layers is not None:
+        hp["num_layers" if "num_layers" in accepted else "steps"] = layers
+    if cutoff is not None:
+        if "cutoff" not in accepted:
+            raise InputError(f"encoder {key} has no cutoff (only 3D encoders do)")
+        hp["cutoff"] = cutoff
+    return hp
+
+
+def build_config(*, protocol: str, encoder, strategy, tasks, weighting, epochs, data, split, max_molecules,
+                 groups, lam, group_lasso, hidden, layers, cutoff, batch_size, lr, weight_decay, schedule, loss,
+                 seed, accelerator, devices, precision, compile, early_stopping):
+    """TrainConfig from CLI values (None = the protocol's value)."""
+    from molmtl.training.protocols import PROTOCOLS, protocol_config
+
+    base = PROTOCOLS.get(protocol.strip().lower())
+    if base is None:
+        raise InputError(f"unknown protocol {protocol!r}; choose one of: {', '.join(PROTOCOLS)}")
+    if data is not None and not Path(data).is_file():
+        raise InputError(f"CSV file not found: {data}")
+    over: dict = {}
+    enc = encoder or base.get("encoder", "painn")
+    if encoder is not None or any(v is not None for v in (hidden, layers, cutoff)):
+        over["encoder"] = enc
+        hp = {} if encoder is not None and encoder != base.get("encoder") else dict(base.get("encoder_hp", {}))
+        over["encoder_hp"] = {**hp, **_encoder_hp(enc, hidden, layers, cutoff)}
+    if encoder is not None and encoder != base.get("encoder"):
+        over["head_hp"] = {}  # the protocol's heads belong to its encoder
+    strategy_hp = {}
+    if lam is not None:
+        strategy_hp["lam"] = lam
+    if group_lasso is not None:
+        strategy_hp["group_lasso"] = group_lasso
+    if groups is not None:
+        from molmtl.mtl.clustered import load_grouping
+
+        if not Path(groups).is_file():
+            raise InputError(f"groups file not found: {groups}")
+        strategy_hp["groups"] = load_grouping(groups)  # stored in the model file, not the path
+    if strategy_hp:
+        over["strategy_hp"] = strategy_hp
+    task_keys = _parse_tasks(tasks)
+    if task_keys is None and groups is not None:
+        task_keys = tuple(k for g in strategy_hp["groups"] for k in g)
+    if task_keys is None and data is not None and tasks is None:
+        from molmtl.data.csv import read_csv
+
+        task_keys = tuple(t.key for t in read_csv(data, validate=False).targets)
+    if split is not None and split.endswith(".json") and not Path(split).is_file():
+        raise InputError(f"split file not found: {split}")
+    values = dict(tasks=task_keys, strategy=strategy, weighting=weighting, epochs=epochs, data=data, split=split,
+                  max_molecules=max_molecules, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                  schedule=schedule, loss=loss, seed=seed, accelerator=accelerator, devices=devices,
+                  precision=precision, compile=compile or None, early_stopping=early_stopping)
+    over.update({k: v for k, v in values.items() if v is not None})
+    if "devices" in over and str(over["devices"]).isdigit():
+        over["devices"] = int(over["devices"])
+    if over.get("early_stopping") == 0:
+        over["early_stopping"] = None
+    if "split" in over and "split_sizes" in base and base["split_sizes"] is not None:
+        over.setdefault("split_sizes", base["split_sizes"] if over["split"].startswith("random") else None)
+    return protocol_config(protocol, **over)
+
+
+def _check_names(config) -> None:
+    """Unknown encoder, strategy or weighting -> InputError before any data are read."""
+    from molmtl.training.config import build_balancer, build_strategy
+
+    build_strategy(config)
+    build_balancer(config)
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``train`` and ``evaluate`` to ``app`` (none yet)."""
+    """Add ``train``, ``evaluate`` and ``sweep-lambda`` to ``app``."""
+    enc_help = "Encoder: {encoders} (protocol default: painn; libmtl: mpnn)."
+    strat_help = "Task-sharing strategy: {strategies} (default: hard)."
+    weight_help = "Loss weighting / gradient aggregation: {balancers} (default: equal)."
+
+
+    @app.command("train", cls=_RegistryHelp)
+    def train_cmd(
+        out: Path = typer.Option(..., "--out", "-o", help="Run folder (checkpoints, logs, model.pt)."),
+        protocol: str = typer.Option("standard", help="Preset: standard (19 targets, PaiNN) or libmtl (11 targets, MPNN, Nash-MTL's set-up)."),
+        encoder: str = typer.Option(None, help=enc_help),
+        strategy: str = typer.Option(None, help=strat_help),
+        weighting: str = typer.Option(None, help=weight_help),
+        tasks: str = typer.Option(None, help="all, libmtl, or keys such as U0,homo,gap (default: protocol's; a CSV's columns)."),
+        epochs: int = typer.Option(None, help="Training epochs (default: 100; libmtl 300)."),
+        data: Path = typer.Option(None, help="A CSV of SMILES + target columns instead of QM9 (NaN = missing)."),
+        split: str = typer.Option(None, help="random, random:SEED, scaffold, or a split .json (default: random)."),
+        max_molecules: int = typer.Option(None, help="Quick runs: first N training molecules (N/5 validation and test)."),
+        groups: Path = typer.Option(None, help="Task grouping file for --strategy clustered."),
+        lam: float = typer.Option(None, "--lambda", help="Soft-sharing (and MRN) penalty strength."),
+        group_lasso: float = typer.Option(None, help="Group-lasso weight on the heads' first layer (hard, clustered)."),
+        hidden: int = typer.Option(None, help="Encoder feature width."),
+        layers: int = typer.Option(None, help="Encoder layers (message-passing steps for mpnn)."),
+        cutoff: float = typer.Option(None, help="Neighbour cutoff in Angstrom (3D encoders)."),
+        batch_size: int = typer.Option(None, help="Molecules per batch (default: 64)."),
+        lr: float = typer.Option(None, help="Peak learning rate (default: 5e-4)."),
+        weight_decay: float = typer.Option(None, help="AdamW weight decay (default: 0)."),
+        schedule: str = typer.Option(None, help="LR schedule: cosine (warm-up + cosine) or plateau."),
+        loss: str = typer.Option(None, help="Per-task loss on normalized targets: mse or l1."),
+        early_stopping: int = typer.Option(None, help="Patience in epochs (0: off; default: 30)."),
+        seed: int = typer.Option(None, help="Random seed (default: 0)."),
+        accelerator: str = typer.Option(None, help="cpu, gpu or auto (default: auto)."),
+        devices: str = typer.Option(None, help="Devices per node: a number or auto."),
+        precision: str = typer.Option(None, help="32-true or bf16-mixed."),
+        compile: bool = typer.Option(False, "--compile", help="torch.compile the model (GPU)."),
+        device_data: bool = typer.Option(False, "--device-data", help="QM9 + 3D encoder: keep the padded training set on the GPU (no DataLoader)."),
+        resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint and config."),
+        progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    ) -> None:
+        """Train a multi-task model on QM9 (or a CSV) and write OUT/model.pt."""
+        from molmtl.training.run import read_run_config, train
+
+        if epochs is not None and epochs <= 0:
+            raise InputError(f"epochs must be a positive integer, got {epochs}")
+        if resume:
+            given = [n for n, v in dict(encoder=encoder, strategy=strategy, weighting=weighting, tasks=tasks, data=data,
+                                        split=split, max_molecules=max_molecules, groups=groups, lam=lam,
+                                        group_lasso=group_lasso, hidden=hidden, layers=layers, cutoff=cutoff,
+                                        batch_size=batch_size, lr=lr, weight_decay=weight_decay, schedule=schedule,
+                                        loss=loss, seed=seed, precision=precision).items() if v is not None]
+            if given:
+                raise InputError(f"--resume continues the run in {out} with its saved config; only --epochs, "
+                                 f"--accelerator and --devices may change (got --{given[0].replace('_', '-')})")
+            config = read_run_config(out)
+            if devices is not None:
+                config = config.replace(devices=int(devices) if devices.isdigit() else devices)
+            if accelerator is not None:
+                config = config.replace(accelerator=accelerator)
+            if epochs is not None:
+                config = config.replace(epochs=epochs)
+        else:
+            config = build_config(protocol=protocol, encoder=encoder, strategy=strategy, tasks=tasks,
+                                  weighting=weighting, epochs=epochs, data=str(data.resolve()) if data else None, split=split,
+                                  max_molecules=max_molecules, groups=groups, lam=lam, group_lasso=group_lasso,
+                                  hidden=hidden, layers=layers, cutoff=cutoff, batch_size=batch_size, lr=lr,
+                                  weight_decay=weight_decay, schedule=schedule, loss=loss, seed=seed,
+                                  accelerator=accelerator, devices=devices, precision=precision, compile=compile,
+                                  early_stopping=early_stopping)
+            if device_data:
+                config = config.replace(device_data=True)
+            _check_names(config)
+        result = train(config, out, resume=resume, progress=progress)
+        typer.echo(f"model written to {result.model_path}")
+        for r in result.metrics.get("test", []):
+            typer.echo(f"  test MAE {r['key']:>8}: {r['mae']:.4g} {r['unit']}")
+
+    @app.command("evaluate")
+    def evaluate_cmd(
+        model: Path = typer.Argument(..., help="A model.pt (or a run folder holding one)."),
+        split_part: str = typer.Option("test", help="Which part of the model's split: train, val or test."),
+        out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: MODEL's folder/eval-PART)."),
+        stl_dir: Path = typer.Option(None, help="An STL run (folder with model.pt or metrics.json) for Delta_m."),
+        stl_json: str = typer.Option(None, help="JSON of STL MAEs {key: MAE in display units}, or 'libmtl' for Nash-MTL's."),
+    ) -> None:
+        """Per-target MAE (display units), chemical-accuracy ratio, Delta_m vs STL, parity plots."""
+        from molmtl.training.evaluate import evaluate_model, read_stl_maes
+        from molmtl.training.modelfile import load_model
+        from molmtl.training.protocols import LIBMTL_STL_MAE
+
+        if stl_dir is not None and stl_json is not None:
+            raise InputError("give --stl-dir or --stl-json, not both")
+        stl = None
+        if stl_json is not None:
+            stl = dict(LIBMTL_STL_MAE) if stl_json.strip().lower() == "libmtl" else read_stl_maes(stl_json)
+        elif stl_dir is not None:
+            stl = read_stl_maes(stl_dir)
+        trained = load_model(model)
+        folder = model if model.is_dir() else model.parent
+        result = evaluate_model(trained, split_part, out or folder / f"eval-{split_part}", stl=stl)
+        for r in result["targets"]:
+            typer.echo(f"{r['key']:>8}: MAE {r['mae']:.4g} {r['unit']}" + (f"  ({r['ratio']:.2f} x chem. acc.)" if r["ratio"] is not None else ""))
+        if "delta_m_percent" in result:
+            typer.echo(f"Delta_m vs STL: {result['delta_m_percent']:+.2f} %")
+        typer.echo(f"written to {out or folder / f'eval-{split_part}'}")
+
+    @app.command("sweep-lambda", cls=_RegistryHelp)
+    def sweep_cmd(
+        out: Path = typer.Option(..., "--out", "-o", help="Sweep folder (one run per lambda + sweep.csv/md/png)."),
+        lambdas: str = typer.Option("1e-3,1e-2,1e-1,1,10", help="Comma-separated lambdas."),
+        protocol: str = typer.Option("standard", help="Preset: standard or libmtl."),
+        encoder: str = typer.Option(None, help=enc_help),
+        weighting: str = typer.Option(None, help=weight_help),
+        tasks: str = typer.Option(None, help="all, libmtl, or keys such as U0,homo."),
+        epochs: int = typer.Option(None, help="Epochs per run."),
+        data: Path = typer.Option(None, help="A CSV instead of QM9."),
+        split: str = typer.Option(None, help="random, random:SEED, scaffold or a split .json."),
+        max_molecules: int = typer.Option(None, help="First N training molecules."),
+        hidden: int = typer.Option(None, help="Encoder feature width."),
+        layers: int = typer.Option(None, help="Encoder layers."),
+        batch_size: int = typer.Option(None, help="Molecules per batch."),
+        lr: float = typer.Option(None, help="Peak learning rate."),
+        seed: int = typer.Option(None, help="Random seed."),
+        accelerator: str = typer.Option(None, help="cpu, gpu or auto."),
+        progress: bool = typer.Option(False, "--progress/--no-progress", help="Show progress bars."),
+    ) -> None:
+        """Soft sharing over a range of lambdas: validation loss per lambda (table + plot)."""
+        from molmtl.training.sweep import sweep_lambda
+
+        if epochs is not None and epochs <= 0:
+            raise InputError(f"epochs must be a positive integer, got {epochs}")
+        try:
+            values = [float(v) for v in lambdas.split(",") if v.strip()]
+        except ValueError:
+            raise InputError(f"--lambdas must be comma-separated numbers, got {lambdas!r}") from None
+        config = build_config(protocol=protocol, encoder=encoder, strategy="soft", tasks=tasks, weighting=weighting,
+                              epochs=epochs, data=str(data.resolve()) if data else None, split=split,
+                              max_molecules=max_molecules, groups=None, lam=None, group_lasso=None, hidden=hidden,
+                              layers=layers, cutoff=None, batch_size=batch_size, lr=lr, weight_decay=None,
+                              schedule=None, loss=None, seed=seed, accelerator=accelerator, devices=None,
+                              precision=None, compile=False, early_stopping=None)
+        _check_names(config)
+        rows = sweep_lambda(config, out, values, progress=progress)
+        best = min(rows, key=lambda r: r["val_loss"])
+        typer.echo(f"best lambda {best['lam']:g} (validation loss {best['val_loss']:.4g}); table in {out / 'sweep.md'}")

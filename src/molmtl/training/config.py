@@ -1,0 +1,157 @@
+"""The training configuration: every hyper-parameter of a run in one visible block.
+
+A :class:`TrainConfig` is plain data (strings, numbers, dicts) so it pickles, prints, and is
+stored inside the model file; :func:`build_strategy` and :func:`build_balancer` turn it into
+objects through the registries of ``molmtl.models`` and ``molmtl.mtl``.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+from molmtl.errors import InputError
+from molmtl.targets import TARGET_KEYS
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters of one training run (defaults: a small PaiNN with hard sharing)."""
+
+    # --- what to learn -------------------------------------------------------------------
+    tasks: tuple[str, ...] = TARGET_KEYS  # target keys, output column order
+    encoder: str = "painn"  # gcn | mpnn | painn (molmtl.models.registry.ENCODERS)
+    encoder_hp: dict[str, Any] = field(default_factory=dict)  # passed to make_encoder
+    head_hp: dict[str, Any] = field(default_factory=dict)  # passed to make_head (hidden, set2set, ...)
+    strategy: str = "hard"  # single | hard | soft | cross-stitch | mrn | clustered
+    strategy_hp: dict[str, Any] = field(default_factory=dict)  # lam, group_lasso, groups, ...
+    weighting: str = "equal"  # a balancer name (molmtl.mtl.balancers)
+    weighting_hp: dict[str, Any] = field(default_factory=dict)
+    loss: str = "mse"  # per-task loss on normalized targets: mse | l1
+    # --- data ----------------------------------------------------------------------------
+    data: str | None = None  # None = QM9, else a CSV path
+    split: str = "random"  # random | random:SEED | scaffold | FILE.json (molmtl.data.splits)
+    split_sizes: tuple[int, int] | None = None  # (train, val) for random splits; None = standard
+    max_molecules: int | None = None  # cut every split part to its first N (quick runs)
+    normalization: str = "element"  # element: per-element refs + standardize; zscore: mean/std only
+    # --- optimization --------------------------------------------------------------------
+    epochs: int = 100
+    batch_size: int = 64
+    lr: float = 5e-4  # peak AdamW learning rate
+    weight_decay: float = 0.0
+    schedule: str = "cosine"  # cosine: linear warm-up then cosine decay | plateau: x factor on stalls
+    warmup_epochs: float = 1.0  # cosine warm-up length (fraction of epochs allowed)
+    min_lr_ratio: float = 0.01  # final LR / peak LR for cosine; floor for plateau
+    plateau_factor: float = 0.7  # plateau: LR multiplier when validation stalls
+    plateau_patience: int = 5  # plateau: epochs without improvement before cutting the LR
+    grad_clip: float | None = 10.0  # max global gradient norm (None: no clipping)
+    early_stopping: int | None = 30  # stop after this many epochs without val improvement (None: off)
+    seed: int = 0
+    # --- hardware ------------------------------------------------------------------------
+    accelerator: str = "auto"  # cpu | gpu | auto
+    devices: str | int = "auto"
+    precision: str = "32-true"  # 32-true | bf16-mixed
+    compile: bool = False  # torch.compile the strategy (GPU; slow to start)
+    num_workers: int = 0  # DataLoader workers
+    device_data: bool = False  # QM9 + 3D encoder: whole padded set on the device, no DataLoader (GPU speed)
+
+    def __post_init__(self):
+        object.__setattr__(self, "tasks", tuple(self.tasks))
+        if self.split_sizes is not None:
+            object.__setattr__(self, "split_sizes", tuple(int(v) for v in self.split_sizes))
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise InputError (one sentence) for a value no run can use."""
+        if not self.tasks:
+            raise InputError("at least one task is needed")
+        if int(self.epochs) <= 0:
+            raise InputError(f"epochs must be a positive integer, got {self.epochs}")
+        if int(self.batch_size) <= 0:
+            raise InputError(f"batch size must be positive, got {self.batch_size}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise InputError(f"learning rate must be a positive number, got {self.lr}")
+        if self.max_molecules is not None and self.max_molecules <= 0:
+            raise InputError(f"max molecules must be positive, got {self.max_molecules}")
+        if self.loss not in ("mse", "l1"):
+            raise InputError(f"unknown loss {self.loss!r}; use mse or l1")
+        if self.schedule not in ("cosine", "plateau"):
+            raise InputError(f"unknown LR schedule {self.schedule!r}; use cosine or plateau")
+        if self.normalization not in ("element", "zscore"):
+            raise InputError(f"unknown normalization {self.normalization!r}; use element or zscore")
+        if self.precision not in ("32-true", "32", "bf16-mixed", "bf16-true"):
+            raise InputError(f"precision {self.precision!r} is not supported; use 32-true or bf16-mixed")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["tasks"] = list(self.tasks)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        """Inverse of :meth:`to_dict`; unknown keys (from newer versions) are ignored."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    def replace(self, **changes) -> "TrainConfig":
+        return replace(self, **changes)
+
+
+def lr_factor(step: int, *, total_steps: int, warmup_steps: int, min_ratio: float) -> float:
+    r"""Learning-rate multiplier: linear warm-up, then cosine decay to ``min_ratio``.
+
+    .. math::
+        f(s) = \begin{cases} (s+1)/w & s < w \\
+        r + (1-r)\,\tfrac12\left(1+\cos\pi\,\tfrac{s-w}{S-w}\right) & s \ge w \end{cases}
+
+    Args:
+        step: optimizer steps taken so far (0-based).
+        total_steps: S, steps of the whole run.
+        warmup_steps: w, steps of linear warm-up (warm-up avoids large early Adam steps while its
+            second-moment estimate is still noisy).
+        min_ratio: r, the final multiplier.
+    """
+    if warmup_steps > 0 and step < warmup_steps:
+        return (step + 1) / warmup_steps
+    span = max(total_steps - warmup_steps, 1)
+    progress = min(max(step - warmup_steps, 0) / span, 1.0)
+    return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def build_strategy(config: TrainConfig):
+    """The (untrained) strategy ``config`` describes, with its encoders and heads."""
+    from molmtl.models.heads import make_head
+    from molmtl.models.registry import make_encoder
+    from molmtl.mtl.registry import make_strategy
+
+    encoder_class(config)  # fail early, with one sentence, on an unknown name
+    # partials, not lambdas: strategies may keep their factories, and DDP spawn pickles them
+    return make_strategy(
+        config.strategy,
+        tasks=list(config.tasks),
+        encoder_factory=partial(make_encoder, config.encoder, **config.encoder_hp),
+        head_factory=partial(make_head, **config.head_hp),
+        **config.strategy_hp,
+    )
+
+
+def build_balancer(config: TrainConfig):
+    """The loss balancer ``config`` names."""
+    from molmtl.mtl.balancers import make_balancer
+
+    return make_balancer(config.weighting, n_tasks=len(config.tasks), **config.weighting_hp)
+
+
+def encoder_class(config: TrainConfig):
+    """The encoder class (for its ``needs_graph`` / ``needs_geometry`` flags)."""
+    from molmtl.models.registry import ENCODERS
+
+    key = str(config.encoder).strip().lower()
+    if key not in ENCODERS:
+        raise InputError(f"unknown encoder {config.encoder!r}; choose one of: {', '.join(ENCODERS)}")
+    return ENCODERS[key]
+
+
+__all__ = ["TrainConfig", "lr_factor", "build_strategy", "build_balancer", "encoder_class"]

@@ -1,0 +1,233 @@
+"""Training data: QM9 or a user CSV, cut by a split, as a LightningDataModule.
+
+:func:`load_training_data` reads the source a :class:`~molmtl.training.config.TrainConfig` names,
+makes the split (``molmtl.data.splits``), and builds one :class:`~molmtl.data.batching.MolDataset`
+per split part (only the rows a run uses are featurized); :func:`fit_scaler` fits the target
+normalization on the training part alone. Everything here pickles (DDP, DataLoader workers).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from molmtl.data.batching import MolDataset, collate, make_collate
+from molmtl.data.splits import Split, make_split, random_split
+from molmtl.errors import InputError
+from molmtl.targets import Target, get_target
+
+log = logging.getLogger(__name__)
+
+#: Above this many molecules a part's 2D graphs are cached on disk (featurizing QM9 takes minutes).
+GRAPH_CACHE_MIN = 5000
+
+
+@dataclass
+class TrainingData:
+    """Datasets of one run.
+
+    Attributes:
+        targets: the tasks, in column order.
+        split: the (possibly cut) split; row numbers index the full source.
+        train, val, test: datasets of the split's parts.
+        source: ``"qm9"`` or the CSV path.
+        qm9_parts: the QM9 subsets of train/val/test (QM9 runs only), for :class:`PaddedDataset`.
+    """
+
+    targets: tuple[Target, ...]
+    split: Split
+    train: MolDataset
+    val: MolDataset
+    test: MolDataset
+    source: str
+    qm9_parts: dict | None = None
+
+
+def cut_split(split: Split, max_molecules: int | None) -> Split:
+    """First ``max_molecules`` training rows, and a fifth of that (at least 16) of validation and test."""
+    if max_molecules is None:
+        return split
+    n_eval = max(max_molecules // 5, 16)
+    return split.head(max_molecules, n_eval, n_eval)
+
+
+def _qm9_split(config, n: int, smiles: list[str]) -> Split:
+    spec = config.split.strip()
+    if config.split_sizes is not None and (spec == "random" or spec.startswith("random:")):
+        seed = int(spec.split(":", 1)[1]) if ":" in spec else 42
+        return random_split(n, tuple(config.split_sizes), seed)
+    return make_split(spec, n, smiles=smiles if spec == "scaffold" else None)
+
+
+def load_training_data(config, *, graph: bool, geometry: bool) -> TrainingData:
+    """Datasets for ``config`` (QM9 when ``config.data`` is None, else the CSV it names).
+
+    Args:
+        config: a :class:`~molmtl.training.config.TrainConfig`.
+        graph: build 2D graphs (the encoder's ``needs_graph``).
+        geometry: carry 3D positions (the encoder's ``needs_geometry``); CSV SMILES are embedded
+            with RDKit (ETKDG + MMFF) when True.
+    """
+    if config.data is None:
+        return _qm9_data(config, graph=graph, geometry=geometry)
+    return _csv_data(config, graph=graph, geometry=geometry)
+
+
+def _qm9_data(config, *, graph: bool, geometry: bool) -> TrainingData:
+    from molmtl.data.qm9 import load_qm9
+
+    qm9 = load_qm9()
+    targets = tuple(get_target(k) for k in config.tasks)
+    split = cut_split(_qm9_split(config, len(qm9), qm9.canonical_smiles), config.max_molecules)
+
+    parts = {name: qm9.subset(getattr(split, name)) for name in ("train", "val", "test")}
+
+    def part(name):
+        cache = True if len(parts[name]) >= GRAPH_CACHE_MIN else None
+        return MolDataset(parts[name], targets, graph=graph, geometry=geometry, graph_cache=cache)
+
+    return TrainingData(targets, split, part("train"), part("val"), part("test"), "qm9", parts)
+
+
+def _csv_data(config, *, graph: bool, geometry: bool) -> TrainingData:
+    from molmtl.chem.parse import from_smiles
+    from molmtl.data.csv import read_csv
+
+    table = read_csv(config.data)
+    by_key = {t.key: j for j, t in enumerate(table.targets)}
+    missing = [k for k in config.tasks if k not in by_key]
+    if missing:
+        raise InputError(f"{config.data} has no column for task {missing[0]!r}; its targets are {', '.join(by_key)}")
+    cols = [by_key[k] for k in config.tasks]
+    targets = tuple(table.targets[j] for j in cols)
+    labels = table.y[:, cols]
+    if np.isnan(labels).all(axis=0).any():
+        empty = config.tasks[int(np.flatnonzero(np.isnan(labels).all(axis=0))[0])]
+        raise InputError(f"{config.data}: column {empty!r} has no labels")
+    n = len(table.smiles)
+    spec = config.split.strip()
+    if config.split_sizes is not None and spec.startswith("random"):
+        seed = int(spec.split(":", 1)[1]) if ":" in spec else 42
+        split = random_split(n, tuple(config.split_sizes), seed)
+    else:
+        split = make_split(spec, n, smiles=table.smiles)
+    split = cut_split(split, config.max_molecules)
+    if len(split.train) == 0 or len(split.val) == 0:
+        raise InputError(f"{config.data} has too few molecules ({n}) for training and validation parts")
+    log.info("reading %d molecules from %s%s", n, config.data, " (embedding 3D geometries)" if geometry else "")
+
+    def part(rows):
+        mols = [from_smiles(table.smiles[r], embed=geometry, name=table.names[r]) for r in rows]
+        return MolDataset(mols, targets, labels[rows], graph=graph, geometry=geometry)
+
+    return TrainingData(targets, split, part(split.train), part(split.val), part(split.test), str(config.data))
+
+
+def fit_scaler(dataset: MolDataset, targets, kind: str = "element"):
+    """A :class:`~molmtl.models.normalize.TargetScaler` fitted on ``dataset``'s labels.
+
+    ``kind="element"``: per-element references (sum targets) + standardization (the default);
+    ``kind="zscore"``: plain per-target mean and standard deviation (the LibMTL protocol).
+    """
+    from molmtl.models.normalize import TargetScaler
+
+    items = [dataset[i] for i in range(len(dataset))]
+    whole = collate(items, graph=False, geometry=False)
+    if kind == "element":
+        return TargetScaler.fit(whole.y, whole.z, whole.mask, targets)
+    scaler = TargetScaler(targets)
+    y = whole.y.numpy()
+    with np.errstate(all="ignore"):
+        mean, std = np.nanmean(y, axis=0), np.nanstd(y, axis=0, ddof=1)
+    scaler.shift.copy_(torch.from_numpy(np.nan_to_num(mean)))
+    scaler.scale.copy_(torch.from_numpy(np.where(np.isfinite(std) & (std > 0), std, 1.0)))
+    return scaler
+
+
+class PaddedLoader:
+    """Batches sliced from a device-resident :class:`~molmtl.data.batching.PaddedDataset`.
+
+    No DataLoader, no collate, no host-to-device copy per step. Each epoch draws a new
+    permutation (seeded by ``seed`` and the epoch) and, under DDP, keeps every ``world``-th
+    molecule from ``rank`` on (the DistributedSampler's rule).
+    """
+
+    def __init__(self, data, batch_size: int, *, shuffle: bool, seed: int = 0, rank: int = 0, world: int = 1):
+        self.data, self.batch_size, self.shuffle, self.seed = data, batch_size, shuffle, seed
+        self.rank, self.world, self.epoch = rank, world, 0
+
+    def _local(self) -> int:
+        return len(range(self.rank, len(self.data), self.world))
+
+    def __len__(self) -> int:
+        return -(-self._local() // self.batch_size)
+
+    def __iter__(self):
+        n, device = len(self.data), self.data.z.device
+        if self.shuffle:
+            gen = torch.Generator().manual_seed(self.seed + self.epoch)
+            order = torch.randperm(n, generator=gen)
+        else:
+            order = torch.arange(n)
+        self.epoch += 1
+        order = order[self.rank :: self.world].to(device)
+        for start in range(0, len(order), self.batch_size):
+            yield self.data.batch(order[start : start + self.batch_size])
+
+
+class MolDataModule(L.LightningDataModule):
+    """DataLoaders over prepared train/validation/test datasets.
+
+    Args:
+        data: the :class:`TrainingData`.
+        batch_size: molecules per batch (per device under DDP).
+        graph, geometry: what batches carry (the encoder's needs).
+        num_workers: DataLoader worker processes.
+        seed: seed of the training shuffle (Lightning swaps in a DistributedSampler under DDP).
+    """
+
+    def __init__(self, data: TrainingData, *, batch_size: int, graph: bool, geometry: bool,
+                 num_workers: int = 0, seed: int = 0, device_data: bool = False):
+        super().__init__()
+        self.data, self.batch_size, self.num_workers, self.seed = data, batch_size, num_workers, seed
+        self.collate_fn = make_collate(graph=graph, geometry=geometry)
+        if device_data and (graph or not geometry or data.qm9_parts is None):
+            raise InputError("device-resident data works for QM9 with 3D encoders only (not CSV files or 2D graphs)")
+        self.device_data = device_data
+        self._padded: dict = {}
+
+    def _padded_loader(self, part: str, shuffle: bool) -> PaddedLoader:
+        """Pad the part once and move it to this process's device (a few hundred MB for all of QM9)."""
+        from molmtl.data.batching import PaddedDataset
+
+        if part not in self._padded:
+            device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
+            self._padded[part] = PaddedDataset.from_qm9(self.data.qm9_parts[part], self.data.targets).to(device)
+        rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer is not None else (0, 1)
+        return PaddedLoader(self._padded[part], self.batch_size, shuffle=shuffle, seed=self.seed, rank=rank, world=world)
+
+    def _loader(self, ds, shuffle: bool) -> DataLoader:
+        gen = torch.Generator().manual_seed(self.seed) if shuffle else None
+        return DataLoader(ds, batch_size=self.batch_size, shuffle=shuffle, generator=gen,
+                          collate_fn=self.collate_fn, num_workers=self.num_workers,
+                          persistent_workers=self.num_workers > 0)
+
+    def transfer_batch_to_device(self, batch, device, dataloader_idx):
+        return batch.to(device)  # MolBatch moves its tensors and its PyG graph
+
+    def train_dataloader(self):
+        return self._padded_loader("train", True) if self.device_data else self._loader(self.data.train, True)
+
+    def val_dataloader(self):
+        return self._loader(self.data.val, False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.data.test, False)
+
+
+__all__ = ["TrainingData", "MolDataModule", "PaddedLoader", "load_training_data", "fit_scaler", "cut_split"]

@@ -1,0 +1,225 @@
+r"""Metrics of a trained model: per-target MAE in display units, chemical accuracy, Delta_m.
+
+Delta_m (Maninis et al., CVPR 2019; the multi-task benchmarks of LibMTL and Nash-MTL) compares a
+multi-task model with single-task learning (STL), every task weighted the same:
+
+.. math::
+    \Delta_m = \frac{100}{T} \sum_{t=1}^{T} \frac{\mathrm{MAE}_t - \mathrm{MAE}^{STL}_t}{\mathrm{MAE}^{STL}_t}
+    \quad [\%],
+
+lower is better (all QM9 metrics are errors). The error ratio divides a target's MAE by Gilmer et
+al.'s chemical accuracy (< 1: chemically accurate).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from molmtl.data.cache import atomic_path
+from molmtl.errors import InputError, NotFoundError
+from molmtl.targets import Target
+
+log = logging.getLogger(__name__)
+
+
+@torch.no_grad()
+def predict_dataset(model, dataset, *, batch_size: int = 256, device: str | torch.device = "cpu") -> tuple[np.ndarray, np.ndarray]:
+    """Labels and predictions ``(n, T)`` (float64, registry units) of a :class:`TrainedModel` on a dataset."""
+    from molmtl.data.batching import collate
+
+    model = model.to(device).eval()
+    graph, geometry = model.needs_graph, model.needs_geometry
+    ys, preds = [], []
+    for start in range(0, len(dataset), batch_size):
+        items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
+        batch = collate(items, graph=graph, geometry=geometry).to(device)
+        preds.append(model(batch).cpu().numpy())
+        ys.append(batch.y.cpu().numpy() if batch.y is not None else np.full_like(preds[-1], np.nan))
+    T = len(model.targets)
+    if not preds:
+        return np.zeros((0, T)), np.zeros((0, T))
+    return np.concatenate(ys), np.concatenate(preds)
+
+
+def target_metrics(targets: Sequence[Target], y_true: np.ndarray, y_pred: np.ndarray) -> list[dict]:
+    """One row per target: ``key``, ``unit`` (display), ``n`` labelled molecules, ``mae`` (display
+    units), ``chemical_accuracy`` (display units or None), ``ratio`` = MAE / chemical accuracy."""
+    rows = []
+    for j, t in enumerate(targets):
+        ok = np.isfinite(y_true[:, j])
+        mae = float(np.abs(y_pred[ok, j] - y_true[ok, j]).mean()) if ok.any() else float("nan")
+        mae_d = float(t.to_display(mae))
+        acc = None if t.chemical_accuracy is None else float(t.to_display(t.chemical_accuracy))
+        rows.append({"key": t.key, "unit": t.display_unit, "n": int(ok.sum()), "mae": mae_d,
+                     "chemical_accuracy": acc, "ratio": None if acc is None else mae_d / acc})
+    return rows
+
+
+def delta_m(mae: Mapping[str, float], mae_stl: Mapping[str, float]) -> tuple[float, dict[str, float]]:
+    """Delta_m in percent over the tasks in both mappings, and each task's relative change (%).
+
+    Args:
+        mae: task key -> MAE of the method.
+        mae_stl: task key -> MAE of single-task learning, same units.
+    """
+    common = [k for k in mae if k in mae_stl]
+    if not common:
+        raise InputError("the STL results share no task with this model")
+    per = {}
+    for k in common:
+        if not mae_stl[k] > 0:
+            raise InputError(f"the STL MAE of {k} must be positive, got {mae_stl[k]}")
+        per[k] = 100.0 * (mae[k] - mae_stl[k]) / mae_stl[k]
+    return float(np.mean(list(per.values()))), per
+
+
+def read_stl_maes(path: str | Path) -> dict[str, float]:
+    """Per-task test MAE (display units) of an STL run: a run folder / model file (its stored test
+    metrics), an ``evaluate`` folder or ``metrics.json``, or a JSON ``{key: mae}``."""
+    path = Path(path)
+    if path.is_dir():
+        for name in ("metrics.json", "model.pt"):
+            if (path / name).is_file():
+                return read_stl_maes(path / name)
+        raise NotFoundError(f"{path} holds neither metrics.json nor model.pt")
+    if not path.is_file():
+        raise NotFoundError(f"STL results not found: {path}")
+    if path.suffix == ".pt":
+        from molmtl.training.modelfile import read_model_file
+
+        test = read_model_file(path).get("metrics", {}).get("test")
+        if not test:
+            raise InputError(f"{path} stores no test metrics")
+        return {r["key"]: float(r["mae"]) for r in test}
+    try:
+        body = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path} is not JSON: {exc}") from None
+    if isinstance(body, dict) and "targets" in body:
+        return {r["key"]: float(r["mae"]) for r in body["targets"]}
+    if isinstance(body, dict) and all(isinstance(v, (int, float)) for v in body.values()):
+        return {k: float(v) for k, v in body.items()}
+    raise InputError(f"{path} is neither molmtl metrics nor a JSON object of task -> MAE")
+
+
+def _fmt(v) -> str:
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return "-"
+    return f"{v:.4g}"
+
+
+def markdown_table(rows: Sequence[dict], per_task_delta: Mapping[str, float] | None = None,
+                   stl: Mapping[str, float] | None = None) -> str:
+    """Markdown table of :func:`target_metrics` rows (units in the headers)."""
+    head = ["target", "unit", "n", "MAE [unit]", "chem. acc. [unit]", "MAE / chem. acc. [-]"]
+    if stl is not None:
+        head += ["STL MAE [unit]", "change vs STL [%]"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r["key"], r["unit"], str(r["n"]), _fmt(r["mae"]), _fmt(r["chemical_accuracy"]), _fmt(r["ratio"])]
+        if stl is not None:
+            cells += [_fmt(stl.get(r["key"])), _fmt((per_task_delta or {}).get(r["key"]))]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def parity_plot(path: str | Path, targets: Sequence[Target], y_true: np.ndarray, y_pred: np.ndarray) -> Path:
+    """Predicted vs. reference scatter per target (display units), one panel each, as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(targets)
+    cols = min(n, 5)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 3.0 * rows), squeeze=False)
+    for j, t in enumerate(targets):
+        ax = axes[j // cols][j % cols]
+        ok = np.isfinite(y_true[:, j])
+        x, y = t.to_display(y_true[ok, j]), t.to_display(y_pred[ok, j])
+        ax.scatter(x, y, s=4, alpha=0.5)
+        if ok.any():
+            lo, hi = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
+            ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
+        ax.set_title(t.key, fontsize=9)
+        ax.set_xlabel(f"reference [{t.display_unit}]", fontsize=8)
+        ax.set_ylabel(f"predicted [{t.display_unit}]", fontsize=8)
+        ax.tick_params(labelsize=7)
+    for j in range(n, rows * cols):
+        axes[j // cols][j % cols].axis("off")
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return path
+
+
+def write_evaluation(out_dir: str | Path, targets: Sequence[Target], y_true: np.ndarray, y_pred: np.ndarray, *,
+                     stl: Mapping[str, float] | None = None, meta: Mapping | None = None) -> dict:
+    """Write ``metrics.json``, ``metrics.md`` and ``parity.png`` to ``out_dir``; return the metrics dict."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = target_metrics(targets, y_true, y_pred)
+    result = {**(meta or {}), "targets": rows}
+    per = None
+    if stl is not None:
+        dm, per = delta_m({r["key"]: r["mae"] for r in rows}, stl)
+        result["delta_m_percent"] = dm
+        result["delta_m_per_task_percent"] = per
+    md = markdown_table(rows, per, stl)
+    if stl is not None:
+        md += f"\nDelta_m vs STL: {result['delta_m_percent']:+.2f} % over {len(per)} tasks (lower is better)\n"
+    with atomic_path(out / "metrics.json") as tmp:
+        tmp.write_text(json.dumps(result, indent=2))
+    with atomic_path(out / "metrics.md") as tmp:
+        tmp.write_text(md)
+    parity_plot(out / "parity.png", targets, y_true, y_pred)
+    return result
+
+
+
+
+def evaluate_model(model, part: str = "test", out_dir: str | Path | None = None, *,
+                   stl: Mapping[str, float] | None = None, batch_size: int = 256) -> dict:
+    """Evaluate a :class:`TrainedModel` on a part of the split it was trained with.
+
+    The split is rebuilt from the model's config (same data, split spec and cut) and checked
+    against the split id stored in the model file. With ``out_dir`` the JSON, Markdown and parity
+    plot are written there.
+    """
+    from molmtl.training.config import encoder_class
+    from molmtl.training.datamodule import load_training_data
+
+    if part not in ("train", "val", "test"):
+        raise InputError(f"unknown split part {part!r}; use train, val or test")
+    enc = encoder_class(model.config)
+    data = load_training_data(model.config, graph=enc.needs_graph, geometry=enc.needs_geometry)
+    stored = (model.info.get("split") or {}).get("id")
+    if stored and stored != data.split.id:
+        raise InputError(f"the data no longer give the split this model was trained on (split id {data.split.id}, model {stored})")
+    dataset = getattr(data, part)
+    if len(dataset) == 0:
+        raise InputError(f"the {part} part of this model's split is empty")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    y, p = predict_dataset(model, dataset, batch_size=batch_size, device=device)
+    meta = {"part": part, "n_molecules": len(dataset), "split": data.split.name, "split_id": data.split.id,
+            "encoder": model.config.encoder, "strategy": model.config.strategy, "weighting": model.config.weighting}
+    if out_dir is None:
+        rows = target_metrics(model.targets, y, p)
+        result = {**meta, "targets": rows}
+        if stl is not None:
+            result["delta_m_percent"], result["delta_m_per_task_percent"] = delta_m({r["key"]: r["mae"] for r in rows}, stl)
+        return result
+    return write_evaluation(out_dir, model.targets, y, p, stl=stl, meta=meta)
+
+
+__all__ = ["predict_dataset", "target_metrics", "delta_m", "read_stl_maes", "markdown_table", "parity_plot", "evaluate_model",
+           "write_evaluation"]

@@ -1,0 +1,146 @@
+"""The LightningModule: one training step through the Strategy / Balancer contract.
+
+Manual optimization, because the balancer owns the backward pass (a weighted sum for UW/DWA/
+FAMO, a Jacobian aggregation through torchjd for UPGrad/MGDA/...). One step:
+
+1. ``output = strategy(batch)``: normalized predictions ``(B, T)``;
+2. ``losses = masked_task_losses(output.pred, scaler.normalize(batch.y))``: ``(T,)``, NaN labels out;
+3. ``balancer.backward(losses, strategy, output, strategy.penalty())`` sets ``.grad``;
+4. (DDP) gradients averaged across processes, clipped, AdamW step, LR schedule step;
+5. ``strategy.on_after_step()`` (MRN's covariance update).
+
+No ``.to(device)`` or ``.cuda()`` in here: Lightning places modules and batches, so the same code
+runs on CPU, one GPU or DDP.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import lightning as L
+import torch
+from torch import Tensor
+
+from molmtl.mtl.base import masked_task_losses
+from molmtl.training.config import TrainConfig, lr_factor
+
+
+class MTLModule(L.LightningModule):
+    """Strategy + balancer + target scaler, trained with AdamW.
+
+    Args:
+        config: the run's :class:`TrainConfig` (optimizer and schedule fields are read).
+        strategy: a :class:`molmtl.mtl.base.Strategy`.
+        balancer: a :class:`molmtl.mtl.base.Balancer` (its own parameters, e.g. uncertainty
+            weights, are trained with the model's).
+        scaler: a fitted :class:`molmtl.models.normalize.TargetScaler` over the strategy's tasks.
+        steps_per_epoch: optimizer steps per epoch (for the cosine schedule's length).
+
+    Logged: ``train_loss`` (mean normalized task loss), ``val_loss`` (mean over tasks of the
+    validation MSE in normalized units: every task counts the same, whatever its unit),
+    ``val_mae/<key>`` (registry units), and the balancer's weights.
+    """
+
+    def __init__(self, config: TrainConfig, strategy, balancer, scaler, steps_per_epoch: int):
+        super().__init__()
+        self.automatic_optimization = False
+        self.config, self.steps_per_epoch = config, max(int(steps_per_epoch), 1)
+        self.strategy, self.balancer, self.scaler = strategy, balancer, scaler
+        self.tasks = tuple(strategy.tasks)
+        # A compiled forward is kept outside the module tree so state_dict keys stay plain.
+        self.__dict__["_forward"] = torch.compile(strategy) if config.compile else strategy
+        self._val: list[Tensor] = []
+
+    # --- optimization ------------------------------------------------------------------------
+    def configure_optimizers(self):
+        cfg = self.config
+        params = [p for p in self.strategy.parameters() if p.requires_grad]
+        params += [p for p in self.balancer.parameters() if p.requires_grad]
+        opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        if cfg.schedule == "plateau":
+            sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                opt, mode="min", factor=cfg.plateau_factor, patience=cfg.plateau_patience, min_lr=cfg.lr * cfg.min_lr_ratio)
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched}}  # stepped on val_loss below
+        # Lightning's estimate counts this process's batches (divided among DDP processes).
+        total = int(self.trainer.estimated_stepping_batches) if self._trainer is not None else cfg.epochs * self.steps_per_epoch
+        warmup = min(int(round(cfg.warmup_epochs * total / cfg.epochs)), total // 2)
+        fn = partial(lr_factor, total_steps=total, warmup_steps=warmup, min_ratio=cfg.min_lr_ratio)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": torch.optim.lr_scheduler.LambdaLR(opt, fn), "interval": "step"}}
+
+    def _losses(self, batch):
+        output = self._forward(batch)
+        target = self.scaler.normalize(batch.y, batch)
+        return output, masked_task_losses(output.pred.float(), target, self.config.loss)
+
+    def on_train_start(self) -> None:
+        # Balancers that set .grad themselves (torchjd's autograd.grad) never fire DDP's reducer
+        # hooks, and DDP then fails at the next forward. So DDP's own gradient sync is switched off
+        # (as inside ``no_sync()``) and _average_gradients all-reduces after every balancer.
+        wrapped = self.trainer.strategy.model
+        if isinstance(wrapped, torch.nn.parallel.DistributedDataParallel):
+            wrapped.require_backward_grad_sync = False
+
+    def _average_gradients(self) -> None:
+        """Mean of ``.grad`` over DDP processes (one all-reduce per parameter; a sync point)."""
+        if self.trainer.world_size <= 1:
+            return
+        for p in self.parameters():
+            if p.grad is not None:
+                torch.distributed.all_reduce(p.grad, op=torch.distributed.ReduceOp.SUM)
+                p.grad /= self.trainer.world_size
+
+    def training_step(self, batch, batch_idx):
+        opt = self.optimizers()
+        output, losses = self._losses(batch)
+        penalty = self.strategy.penalty()
+        opt.zero_grad(set_to_none=True)
+        info = self.balancer.backward(losses, self.strategy, output, penalty)
+        self._average_gradients()
+        if self.config.grad_clip:
+            self.clip_gradients(opt, gradient_clip_val=self.config.grad_clip, gradient_clip_algorithm="norm")
+        opt.step()
+        if self.config.schedule == "cosine":
+            self.lr_schedulers().step()
+        self.strategy.on_after_step()
+        B = len(batch)
+        self.log("train_loss", losses.detach().mean(), prog_bar=True, batch_size=B, sync_dist=True)
+        self.log("penalty", penalty.detach().float(), batch_size=B, sync_dist=True)
+        self.log("lr", opt.param_groups[0]["lr"], batch_size=B)
+        for k, v in (info or {}).items():
+            self.log(f"balancer/{k}", float(v), batch_size=B)
+
+    # --- validation ----------------------------------------------------------------------------
+    def on_validation_epoch_start(self) -> None:
+        self._val = []
+
+    def validation_step(self, batch, batch_idx):
+        output = self._forward(batch)
+        pred = output.pred.float()
+        target = self.scaler.normalize(batch.y, batch)
+        ok = ~torch.isnan(target)
+        sq = torch.where(ok, pred - torch.nan_to_num(target), 0.0).pow(2).sum(0)
+        err = (self.scaler.denormalize(pred, batch) - batch.y.to(torch.float64)).abs()
+        ae = torch.where(ok, err, 0.0).sum(0)
+        self._val.append(torch.stack([sq.double(), ae, ok.sum(0).double()]))
+
+    def on_validation_epoch_end(self) -> None:
+        if not self._val:
+            return
+        sums = torch.stack(self._val).sum(0)  # (3, T): squared error (normalized), abs error, count
+        sums = self.trainer.strategy.reduce(sums, reduce_op="sum")  # all processes' molecules
+        count = sums[2].clamp(min=1)
+        mse, mae = sums[0] / count, sums[1] / count
+        val_loss = mse.mean()
+        self.log("val_loss", val_loss.float(), prog_bar=True)
+        for key, m in zip(self.tasks, mae):
+            self.log(f"val_mae/{key}", m.float())
+        if self.config.schedule == "plateau" and not self.trainer.sanity_checking:
+            self.lr_schedulers().step(val_loss.item())
+
+    @torch.no_grad()
+    def predict(self, batch) -> Tensor:
+        """``(B, T)`` float64 predictions in the registry's units."""
+        return self.scaler.denormalize(self._forward(batch).pred.float(), batch)
+
+
+__all__ = ["MTLModule"]

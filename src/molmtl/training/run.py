@@ -1,0 +1,143 @@
+"""``train(config, out_dir)``: one full run, from data to model file.
+
+A run folder holds ``config.json``, ``split.json``, ``checkpoints/{best,last}.ckpt``,
+``logs/metrics.csv`` (CSV logger), ``tensorboard/`` (TensorBoard) and ``model.pt``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning as L
+import torch
+
+from molmtl.data.cache import atomic_path
+from molmtl.errors import InputError
+from molmtl.training.config import TrainConfig, build_balancer, build_strategy, encoder_class
+from molmtl.training.datamodule import MolDataModule, fit_scaler, load_training_data
+from molmtl.training.evaluate import predict_dataset, target_metrics
+from molmtl.training.modelfile import TrainedModel, save_model
+from molmtl.training.module import MTLModule
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainResult:
+    """What a run produced.
+
+    Attributes:
+        out_dir: the run folder; model_path: its ``model.pt``.
+        metrics: stored with the model: ``val``/``test`` rows of
+            :func:`~molmtl.training.evaluate.target_metrics`, ``val_loss``, ``epochs``.
+        model: the trained (best-validation) model.
+    """
+
+    out_dir: Path
+    model_path: Path
+    metrics: dict
+    model: TrainedModel
+
+
+def config_path(out_dir: str | Path) -> Path:
+    return Path(out_dir) / "config.json"
+
+
+def read_run_config(out_dir: str | Path) -> TrainConfig:
+    """The config a run folder was started with (for ``--resume``)."""
+    path = config_path(out_dir)
+    if not path.is_file():
+        raise InputError(f"{out_dir} holds no config.json, so there is no run to resume there")
+    return TrainConfig.from_dict(json.loads(path.read_text()))
+
+
+def _validation_loss(model: TrainedModel, dataset, loss: str, batch_size: int = 256) -> list[float]:
+    """Per-task validation loss in normalized units (the quantity the run minimizes)."""
+    from molmtl.data.batching import collate
+
+    T = len(model.targets)
+    total, count = torch.zeros(T, dtype=torch.float64), torch.zeros(T, dtype=torch.float64)
+    with torch.no_grad():
+        for start in range(0, len(dataset), batch_size):
+            items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
+            batch = collate(items, graph=model.needs_graph, geometry=model.needs_geometry)
+            pred = model.strategy(batch).pred.float()
+            target = model.scaler.normalize(batch.y, batch)
+            ok = ~torch.isnan(target)
+            diff = torch.where(ok, pred - torch.nan_to_num(target), 0.0)
+            total += (diff.abs() if loss == "l1" else diff.pow(2)).sum(0).double()
+            count += ok.sum(0).double()
+    return (total / count.clamp(min=1)).tolist()
+
+
+def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, progress: bool = True) -> TrainResult:
+    """Train ``config`` and write the run folder ``out_dir``.
+
+    Args:
+        config: what to train.
+        out_dir: the run folder (created).
+        resume: continue from ``out_dir/checkpoints/last.ckpt`` (weights, optimizer, schedule,
+            epoch counter); InputError if there is none.
+        progress: show Lightning's progress bar.
+    """
+    out = Path(out_dir)
+    last = out / "checkpoints" / "last.ckpt"
+    if resume and not last.is_file():
+        raise InputError(f"cannot resume: {last} does not exist")
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    enc = encoder_class(config)
+    data = load_training_data(config, graph=enc.needs_graph, geometry=enc.needs_geometry)
+    strategy, balancer = build_strategy(config), build_balancer(config)
+    scaler = fit_scaler(data.train, data.targets, config.normalization)
+    log.info("training %s/%s/%s on %d molecules (%s), validating on %d", config.encoder, config.strategy,
+             config.weighting, len(data.train), data.split.name, len(data.val))
+    dm = MolDataModule(data, batch_size=config.batch_size, graph=enc.needs_graph, geometry=enc.needs_geometry,
+                       num_workers=config.num_workers, seed=config.seed, device_data=config.device_data)
+    module = MTLModule(config, strategy, balancer, scaler, math.ceil(len(data.train) / config.batch_size))
+
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(config_path(out)) as tmp:
+        tmp.write_text(json.dumps(config.to_dict(), indent=2))
+    data.split.save(out / "split.json")
+
+    ckpt = L.pytorch.callbacks.ModelCheckpoint(dirpath=out / "checkpoints", filename="best", monitor="val_loss",
+                                               mode="min", save_last=True, enable_version_counter=False)
+    callbacks = [ckpt]
+    if config.early_stopping:
+        callbacks.append(L.pytorch.callbacks.EarlyStopping(monitor="val_loss", mode="min", patience=config.early_stopping))
+    loggers = [L.pytorch.loggers.CSVLogger(out, name="logs"),
+               L.pytorch.loggers.TensorBoardLogger(out, name="tensorboard", default_hp_metric=False)]
+    trainer = L.Trainer(
+        max_epochs=config.epochs, accelerator=config.accelerator, devices=config.devices,
+        precision=config.precision, callbacks=callbacks, logger=loggers, enable_progress_bar=progress,
+        enable_model_summary=False, log_every_n_steps=max(1, min(50, module.steps_per_epoch)),
+        num_sanity_val_steps=0, default_root_dir=out,
+    )
+    trainer.fit(module, datamodule=dm, ckpt_path=str(last) if resume else None)
+
+    if ckpt.best_model_path:  # the best-validation weights, not the last epoch's
+        state = torch.load(ckpt.best_model_path, map_location="cpu", weights_only=False)["state_dict"]
+        module.load_state_dict(state)
+    model = TrainedModel(module.strategy.cpu(), module.scaler.cpu(), config).eval()
+    metrics = {"epochs": int(trainer.current_epoch), "global_step": int(trainer.global_step),
+               "best_checkpoint": Path(ckpt.best_model_path).name if ckpt.best_model_path else None}
+    device = "cuda" if torch.cuda.is_available() and config.accelerator != "cpu" else "cpu"
+    for part, ds in (("val", data.val), ("test", data.test)):
+        if len(ds):
+            y, p = predict_dataset(model, ds, device=device)
+            metrics[part] = target_metrics(data.targets, y, p)
+    model.cpu()
+    metrics["val_loss_per_task"] = dict(zip(config.tasks, _validation_loss(model, data.val, config.loss)))
+    metrics["val_loss"] = float(sum(metrics["val_loss_per_task"].values()) / len(config.tasks))
+    path = out / "model.pt"
+    if trainer.is_global_zero:
+        save_model(path, strategy=model.strategy, scaler=model.scaler, config=config, split=data.split, metrics=metrics)
+    model.info = {"split": {"id": data.split.id, "name": data.split.name}, "metrics": metrics}
+    return TrainResult(out, path, metrics, model)
+
+
+__all__ = ["TrainResult", "train", "read_run_config"]

@@ -1,0 +1,104 @@
+"""``molmtl train`` / ``evaluate`` / ``sweep-lambda`` through ``molmtl.cli.main``."""
+
+import json
+
+import numpy as np
+import pytest
+
+from molmtl.cli import main
+from molmtl.models.registry import ENCODERS
+from molmtl.mtl.balancers import BALANCERS
+from molmtl.mtl.registry import STRATEGIES
+
+TINY = ["--encoder", "painn", "--hidden", "16", "--layers", "1", "--tasks", "U0,homo", "--max-molecules", "24",
+        "--batch-size", "12", "--accelerator", "cpu", "--no-progress"]
+
+
+def test_train_help_lists_every_registry_name(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")
+    assert main(["train", "--help"]) == 0
+    text = capsys.readouterr().out
+    for name in (*ENCODERS, *STRATEGIES, *BALANCERS):
+        assert name in text, name
+    assert main(["sweep-lambda", "--help"]) == 0
+    text = capsys.readouterr().out
+    assert all(name in text for name in (*ENCODERS, *BALANCERS)) and "{" not in text
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--encoder", "schnet"], "unknown encoder"),
+    (["--strategy", "magic"], "unknown strategy"),
+    (["--weighting", "fair"], "unknown balancer"),
+    (["--tasks", "U0,energy"], "unknown target"),
+    (["--epochs", "0"], "epochs must be a positive"),
+    (["--data", "/nonexistent/mols.csv"], "not found"),
+    (["--split", "/nonexistent/split.json"], "not found"),
+    (["--strategy", "clustered", "--groups", "/nonexistent/groups.json"], "not found"),
+    (["--strategy", "single", "--lambda", "0.1"], "has no option"),
+])
+def test_train_bad_input_exits_2_with_one_line(tmp_path, capsys, args, words):
+    assert main(["train", "--out", str(tmp_path / "run"), *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and len(err.splitlines()) == 1 and words in err, err
+
+
+def test_resume_without_run_and_missing_model(tmp_path, capsys):
+    assert main(["train", "--out", str(tmp_path / "none"), "--resume"]) == 2
+    assert main(["evaluate", str(tmp_path / "missing.pt")]) == 2
+    assert main(["train", "--out", str(tmp_path / "none"), "--resume", "--lr", "0.1"]) == 2
+    errs = capsys.readouterr().err.strip().splitlines()
+    assert len(errs) == 3 and "--lr" in errs[2] and all(e.startswith("error:") for e in errs)
+
+
+def test_train_then_evaluate_with_delta_m(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--epochs", "1", *TINY]) == 0
+    assert (run / "model.pt").is_file()
+    stl = tmp_path / "stl.json"
+    stl.write_text(json.dumps({"U0": 100.0, "homo": 200.0}))
+    assert main(["evaluate", str(run / "model.pt"), "--stl-json", str(stl), "--out", str(tmp_path / "ev")]) == 0
+    body = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert [r["key"] for r in body["targets"]] == ["U0", "homo"] and body["part"] == "test"
+    # the MAE the command reports equals a direct computation on the same molecules
+    from molmtl.training.datamodule import load_training_data
+    from molmtl.training.evaluate import predict_dataset
+    from molmtl.training.modelfile import load_model
+
+    model = load_model(run)
+    data = load_training_data(model.config, graph=False, geometry=True)
+    y, p = predict_dataset(model, data.test)
+    direct = np.abs(p - y).mean(0) * 1000.0  # eV -> meV
+    np.testing.assert_allclose([r["mae"] for r in body["targets"]], direct, rtol=1e-9)
+    expected = ((direct[0] - 100) / 100 + (direct[1] - 200) / 200) / 2 * 100
+    assert body["delta_m_percent"] == pytest.approx(expected)
+    md = (tmp_path / "ev" / "metrics.md").read_text()
+    assert "MAE [unit]" in md and "| U0 | meV |" in md
+    assert (tmp_path / "ev" / "parity.png").stat().st_size > 1000
+    # against its own stored test metrics (--stl-dir reads model.pt) Delta_m is exactly 0
+    assert main(["evaluate", str(run), "--stl-dir", str(run), "--out", str(tmp_path / "self")]) == 0
+    assert json.loads((tmp_path / "self" / "metrics.json").read_text())["delta_m_percent"] == pytest.approx(0.0, abs=1e-9)
+    # resume one more epoch from the last checkpoint
+    assert main(["train", "--out", str(run), "--resume", "--epochs", "2", "--no-progress"]) == 0
+    assert "model written" in capsys.readouterr().out
+
+
+def test_sweep_lambda(tmp_path):
+    out = tmp_path / "sweep"
+    assert main(["sweep-lambda", "--out", str(out), "--lambdas", "0.01,1", "--epochs", "1", *TINY]) == 0
+    lines = (out / "sweep.csv").read_text().splitlines()
+    assert lines[0] == "lambda,val_loss,U0,homo" and len(lines) == 3
+    assert float(lines[1].split(",")[0]) == 0.01
+    assert (out / "sweep.png").is_file() and "| lambda [-] |" in (out / "sweep.md").read_text()
+
+
+def test_libmtl_protocol_tiny_run(tmp_path, capsys):
+    """The LibMTL preset (MPNN + Set2Set heads, z-scored targets, plateau schedule) end to end."""
+    run = tmp_path / "libmtl"
+    assert main(["train", "--protocol", "libmtl", "--out", str(run), "--epochs", "2", "--max-molecules", "24",
+                 "--hidden", "16", "--accelerator", "cpu", "--no-progress"]) == 0
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["encoder"] == "mpnn" and cfg["head_hp"] == {"set2set": True} and cfg["normalization"] == "zscore"
+    assert cfg["schedule"] == "plateau" and len(cfg["tasks"]) == 11 and cfg["split_sizes"] == [110831, 10000]
+    assert main(["evaluate", str(run), "--stl-json", "libmtl"]) == 0
+    body = json.loads((run / "eval-test" / "metrics.json").read_text())
+    assert len(body["delta_m_per_task_percent"]) == 11 and "Delta_m vs STL" in capsys.readouterr().out

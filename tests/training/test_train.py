@@ -1,0 +1,160 @@
+"""Short CPU runs through the real encoders, strategies and balancers."""
+
+
+import numpy as np
+import pytest
+import torch
+
+from molmtl.data.batching import collate
+from molmtl.training.datamodule import load_training_data
+from molmtl.training.evaluate import predict_dataset
+from molmtl.training.modelfile import load_model, read_model_file
+from molmtl.training.run import train
+
+from trainhelp import TASKS, tiny_config
+
+STRATEGY_HP = {
+    "single": {}, "hard": {"group_lasso": 1e-3}, "soft": {"lam": 0.1}, "cross-stitch": {}, "mrn": {},
+    "clustered": {"groups": [["U0", "homo"], ["mu"]]},
+}
+
+
+@pytest.mark.parametrize("strategy", list(STRATEGY_HP))
+def test_each_strategy_trains_and_round_trips(tmp_path, strategy):
+    cfg = tiny_config(strategy=strategy, strategy_hp=STRATEGY_HP[strategy])
+    result = train(cfg, tmp_path, progress=False)
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file() and (tmp_path / "logs" / "version_0" / "metrics.csv").is_file()
+    assert any((tmp_path / "tensorboard").iterdir())
+    loaded = load_model(result.model_path)
+    assert loaded.keys == TASKS
+    data = load_training_data(cfg, graph=False, geometry=True)
+    y1, p1 = predict_dataset(result.model, data.test)
+    y2, p2 = predict_dataset(loaded, data.test)
+    np.testing.assert_allclose(p1, p2, rtol=1e-6, atol=1e-6)
+    assert np.isfinite(p2).all()
+    stored = {r["key"]: r["mae"] for r in result.metrics["test"]}
+    direct = np.abs(p2 - y2).mean(axis=0) * np.array([1000.0, 1000.0, 1.0])  # meV, meV, D
+    np.testing.assert_allclose([stored[k] for k in TASKS], direct, rtol=1e-6)
+    body = read_model_file(result.model_path)
+    assert body["split"]["id"] == data.split.id and body["config"]["strategy"] == strategy
+
+
+def test_overfit_one_batch_lowers_loss():
+    """One batch of eight molecules, 40 steps through MTLModule: the loss must fall far below its start."""
+    import lightning as L
+
+    from molmtl.training.config import build_balancer, build_strategy
+    from molmtl.training.datamodule import MolDataModule, fit_scaler
+    from molmtl.training.module import MTLModule
+
+    cfg = tiny_config(max_molecules=8, batch_size=8, epochs=40, lr=1e-2, warmup_epochs=0, min_lr_ratio=1.0,
+                      grad_clip=None, encoder_hp={"hidden": 32, "num_layers": 2, "n_rbf": 8})
+    L.seed_everything(0, verbose=False)
+    data = load_training_data(cfg, graph=False, geometry=True)
+    module = MTLModule(cfg, build_strategy(cfg), build_balancer(cfg), fit_scaler(data.train, data.targets), 1)
+    losses = []
+
+    class Record(L.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            losses.append(float(trainer.callback_metrics["train_loss"]))
+
+    trainer = L.Trainer(max_epochs=cfg.epochs, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                        limit_val_batches=0, enable_progress_bar=False, enable_model_summary=False, callbacks=[Record()])
+    trainer.fit(module, datamodule=MolDataModule(data, batch_size=8, graph=False, geometry=True))
+    assert len(losses) == 40
+    assert min(losses[-5:]) < 0.4 * losses[0], losses
+
+
+@pytest.mark.parametrize("weighting", ["uw", "famo", "upgrad", "gradnorm"])
+def test_balancers_with_hard_sharing(tmp_path, weighting):
+    result = train(tiny_config(weighting=weighting, max_molecules=16), tmp_path, progress=False)
+    assert all(np.isfinite(r["mae"]) for r in result.metrics["test"])
+
+
+def test_resume_continues_from_last_checkpoint(tmp_path):
+    cfg = tiny_config(epochs=1, max_molecules=16)
+    first = train(cfg, tmp_path, progress=False)
+    assert first.metrics["epochs"] == 1
+    steps = first.metrics["global_step"]
+    second = train(cfg.replace(epochs=2), tmp_path, resume=True, progress=False)
+    assert second.metrics["epochs"] == 2 and second.metrics["global_step"] == 2 * steps
+    ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
+    assert ckpt["epoch"] == 1  # 0-based: the second epoch
+
+
+def test_csv_with_missing_labels_trains(tmp_path):
+    from molmtl.data.qm9 import load_qm9
+
+    qm9 = load_qm9().subset(np.arange(40))
+    lines = ["smiles,homo,U0 [meV]"]
+    for i in range(40):
+        homo = "" if i % 3 == 0 else f"{qm9.targets[i, 2]:.6f}"
+        u0 = "" if i % 4 == 1 else f"{qm9.targets[i, 7] * 1000:.3f}"
+        lines.append(f"{qm9.canonical_smiles[i]},{homo},{u0}")
+    (tmp_path / "mols.csv").write_text("\n".join(lines) + "\n")
+    from molmtl.data.splits import Split
+
+    Split("mine", 40, np.arange(28), np.arange(28, 34), np.arange(34, 40)).save(tmp_path / "split.json")
+    cfg = tiny_config(data=str(tmp_path / "mols.csv"), tasks=("homo", "U0"), encoder="gcn",
+                      encoder_hp={"hidden": 16, "num_layers": 1}, split=str(tmp_path / "split.json"),
+                      max_molecules=None, batch_size=8)
+    result = train(cfg, tmp_path / "run", progress=False)
+    test = {r["key"]: r for r in result.metrics["test"]}
+    assert test["homo"]["n"] == 4 and test["U0"]["n"] == 5  # rows 34..39 minus the blank cells
+    assert np.isfinite(test["homo"]["mae"]) and result.metrics["epochs"] == 1
+    assert np.isfinite(result.metrics["val_loss"])
+    assert load_model(tmp_path / "run").needs_graph
+
+
+def test_zscore_normalization_is_mean_std(tmp_path):
+    from molmtl.training.datamodule import fit_scaler
+
+    cfg = tiny_config(max_molecules=32)
+    data = load_training_data(cfg, graph=False, geometry=True)
+    scaler = fit_scaler(data.train, data.targets, "zscore")
+    y = data.train.y
+    np.testing.assert_allclose(scaler.shift.numpy(), y.mean(0), rtol=1e-10)
+    np.testing.assert_allclose(scaler.scale.numpy(), y.std(0, ddof=1), rtol=1e-10)
+    batch = collate([data.train[i] for i in range(len(data.train))], graph=False, geometry=True)
+    z = scaler.normalize(batch.y, batch)
+    assert abs(float(z.mean())) < 1e-5
+
+
+def test_same_seed_same_model_and_bf16_runs(tmp_path):
+    cfg = tiny_config(max_molecules=16)
+    a = train(cfg, tmp_path / "a", progress=False)
+    b = train(cfg, tmp_path / "b", progress=False)
+    assert [r["mae"] for r in a.metrics["test"]] == [r["mae"] for r in b.metrics["test"]]
+    c = train(cfg.replace(precision="bf16-mixed"), tmp_path / "c", progress=False)  # autocast on CPU
+    assert all(np.isfinite(r["mae"]) for r in c.metrics["test"])
+
+
+def test_padded_loader_covers_every_molecule_once_per_epoch_and_shards():
+    from molmtl.data.batching import PaddedDataset
+    from molmtl.data.qm9 import load_qm9
+    from molmtl.training.datamodule import PaddedLoader
+
+    data = PaddedDataset.from_qm9(load_qm9().subset(np.arange(23)), ["U0"])
+    loader = PaddedLoader(data, 5, shuffle=True, seed=3)
+    assert len(loader) == 5
+    first = torch.cat([b.y[:, 0] for b in loader])
+    second = torch.cat([b.y[:, 0] for b in loader])
+    assert sorted(first.tolist()) == sorted(data.y[:, 0].tolist()) and not torch.equal(first, second)
+    shards = [torch.cat([b.y[:, 0] for b in PaddedLoader(data, 4, shuffle=True, seed=3, rank=r, world=2)]) for r in (0, 1)]
+    assert len(shards[0]) == 12 and len(shards[1]) == 11
+    assert sorted(torch.cat(shards).tolist()) == sorted(data.y[:, 0].tolist())
+
+
+def test_device_data_training_path(tmp_path):
+    result = train(tiny_config(device_data=True, max_molecules=16), tmp_path, progress=False)
+    assert result.metrics["global_step"] == 1 and all(np.isfinite(r["mae"]) for r in result.metrics["test"])
+    from molmtl.errors import InputError
+
+    with pytest.raises(InputError):
+        train(tiny_config(device_data=True, encoder="gcn", encoder_hp={"hidden": 8}), tmp_path / "g", progress=False)
+
+
+def test_early_stopping_stops_when_validation_stalls(tmp_path):
+    # lr 1e-30: the weights do not move, the validation loss cannot improve, patience 1 ends epoch 2
+    result = train(tiny_config(max_molecules=8, epochs=5, lr=1e-30, early_stopping=1), tmp_path, progress=False)
+    assert result.metrics["epochs"] == 2
