@@ -116,6 +116,14 @@ def custom_target(key: str, unit: str = "") -> Target:
     return Target(key, -1, f"user target {key}", unit, unit, 1.0, "mean", None)
 
 
+def resolve_target(key: str) -> Target:
+    """The registry's target for ``key``, else a :func:`custom_target` (a user's CSV column)."""
+    try:
+        return get_target(key)
+    except KeyError:
+        return custom_target(key)
+
+
 def parse_column_header(header: str) -> tuple[str, str | None]:
     """``"homo [meV]"`` -> ``("homo", "meV")``; ``"homo"`` -> ``("homo", None)``."""
     text = header.strip()

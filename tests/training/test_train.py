@@ -106,6 +106,24 @@ def test_csv_with_missing_labels_trains(tmp_path):
     assert load_model(tmp_path / "run").needs_graph
 
 
+def test_csv_with_a_users_own_target_trains_and_reloads(tmp_path):
+    from molmtl.data.qm9 import load_qm9
+
+    qm9 = load_qm9().subset(np.arange(40))
+    lines = ["smiles,logS [log mol/L],homo"]
+    for i in range(40):
+        lines.append(f"{qm9.canonical_smiles[i]},{qm9.targets[i, 1] / 10:.4f},{qm9.targets[i, 2]:.6f}")
+    (tmp_path / "mols.csv").write_text("\n".join(lines) + "\n")
+    cfg = tiny_config(data=str(tmp_path / "mols.csv"), tasks=("logS", "homo"), encoder="gcn",
+                      encoder_hp={"hidden": 16, "num_layers": 1}, max_molecules=None, batch_size=8, split="random")
+    result = train(cfg, tmp_path / "run", progress=False)
+    test = {r["key"]: r for r in result.metrics["test"]}
+    assert np.isfinite(test["logS"]["mae"]) and test["logS"]["n"] == 4
+    model = load_model(tmp_path / "run")
+    assert [t.key for t in model.targets] == ["logS", "homo"]
+    assert model.targets[0].unit == "log mol/L" and model.targets[0].index == -1
+
+
 def test_zscore_normalization_is_mean_std(tmp_path):
     from molmtl.training.datamodule import fit_scaler
 

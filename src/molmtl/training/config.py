@@ -125,12 +125,13 @@ def build_strategy(config: TrainConfig):
     from molmtl.models.heads import make_head
     from molmtl.models.registry import make_encoder
     from molmtl.mtl.registry import make_strategy
+    from molmtl.targets import resolve_target
 
     encoder_class(config)  # fail early, with one sentence, on an unknown name
     # partials, not lambdas: strategies may keep their factories, and DDP spawn pickles them
     return make_strategy(
         config.strategy,
-        tasks=list(config.tasks),
+        tasks=[resolve_target(k) for k in config.tasks],  # users' CSV columns become custom targets
         encoder_factory=partial(make_encoder, config.encoder, **config.encoder_hp),
         head_factory=partial(make_head, **config.head_hp),
         **config.strategy_hp,
