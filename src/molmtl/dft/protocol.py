@@ -1,0 +1,288 @@
+"""QM9's DFT protocol as a PySCF-style method object: configure, ``run(molecule)``, read the result.
+
+QM9 (Ramakrishnan et al., Sci. Data 1, 140022 (2014)) is B3LYP/6-31G(2df,p) from Gaussian 09:
+optimized geometry, analytic harmonic frequencies, ideal-gas thermochemistry at 298.15 K. This
+module reproduces it with PySCF:
+
+* functional ``b3lypg`` (B3LYP with VWN-RPA correlation, Gaussian's definition);
+* Gaussian's 6-31G(2df,p): 2d exponents :math:`2\\alpha_d, \\alpha_d/2` from 6-31G*, Cartesian d
+  and spherical f (6D/7F), see :mod:`molmtl.dft.basis` and :mod:`molmtl.dft.projected`;
+* Gaussian 09's default integration grid, pruned (75, 302), and tight SCF convergence;
+* no density fitting (Gaussian computes exact four-centre integrals).
+
+Example::
+
+    proto = QM9Protocol(optimize=False)
+    result = proto.run(molecule)        # CalculationResult
+    result.properties["homo"]           # eV
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+from molmtl import __version__, units
+from molmtl.chem.molecule import Molecule
+from molmtl.chem.validate import require_supported
+from molmtl.dft import properties
+from molmtl.dft import thermo as thermochem
+from molmtl.dft.basis import CONVENTIONS, QM9_BASIS, build_mole, convention_map
+from molmtl.dft.device import resolve_device
+from molmtl.dft.projected import ProjectedRKS, cartesian_shadow, projected_rks_gpu
+from molmtl.dft.result import CalculationResult, as_float_list, raw_to_registry
+from molmtl.errors import CalculationError, InputError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class QM9Protocol:
+    """Settings of the QM9 protocol; every one is explicit and recorded with each result.
+
+    Attributes:
+        xc: exchange-correlation functional (``b3lypg``: Gaussian's B3LYP).
+        basis: ``QM9_BASIS`` (Gaussian's 6-31G(2df,p)) or any PySCF basis name (tests use small ones).
+        convention: ``gaussian`` (6D/7F), ``spherical`` or ``cartesian``.
+        grid: (radial, angular) points per atom; (75, 302) pruned is Gaussian 09's default.
+        conv_tol: SCF energy convergence (Hartree); Gaussian's SCF=Tight corresponds to ~1e-9.
+        max_cycle: SCF iterations before giving up.
+        density_fit: density fitting (def2-universal-jkfit); faster, about 0.1 mHa from exact.
+        optimize: optimize the geometry (geomeTRIC, Gaussian's convergence criteria).
+        max_opt_steps: geometry optimization cycles allowed.
+        thermo: analytic Hessian, frequencies and thermochemistry (ZPVE, U0, U, H, G, Cv).
+        polarizability: static isotropic polarizability by coupled-perturbed KS.
+        xtb_preopt: pre-optimize with GFN2-xTB before the DFT optimization.
+        device: ``auto``, ``cpu`` or ``gpu`` (GPU4PySCF).
+        symmetry_tolerance_bohr: tolerance of the point-group search giving the rotational
+            symmetry number for G; 0 means no symmetry (sigma = 1). QM9's G uses the symmetry
+            Gaussian found on its (unsymmetrized) final geometry: sigma = 1 for CH4 and NH3, 2 for
+            H2O and C2H2. PySCF's detection at 1e-6 bohr reproduces QM9's sigma for 992 of the
+            first 1000 molecules; the 8 others have a malformed frequency list in the dataset
+            (``benchmarks/dft_symmetry_number.py``).
+        temperature_k, pressure_pa: thermochemistry conditions (QM9: 298.15 K, 1 atm).
+    """
+
+    xc: str = "b3lypg"
+    basis: str = QM9_BASIS
+    convention: str = "gaussian"
+    grid: tuple[int, int] = (75, 302)
+    conv_tol: float = 1e-10
+    max_cycle: int = 100
+    density_fit: bool = False
+    optimize: bool = True
+    max_opt_steps: int = 100
+    thermo: bool = True
+    polarizability: bool = True
+    xtb_preopt: bool = False
+    device: str = "auto"
+    symmetry_tolerance_bohr: float = 1e-6
+    temperature_k: float = thermochem.T_QM9_K
+    pressure_pa: float = thermochem.P_QM9_PA
+
+    def __post_init__(self):
+        if self.convention not in CONVENTIONS:
+            raise InputError(f"basis convention {self.convention!r} is not one of {', '.join(CONVENTIONS)}")
+        if self.device not in ("auto", "cpu", "gpu"):
+            raise InputError(f"device {self.device!r} is not one of auto, cpu, gpu")
+        self.grid = tuple(int(g) for g in self.grid)
+        if len(self.grid) != 2 or min(self.grid) <= 0:
+            raise InputError(f"grid {self.grid} must be two positive numbers (radial, angular)")
+        if not 0 < self.conv_tol < 1e-3:
+            raise InputError(f"conv_tol {self.conv_tol} must lie between 0 and 1e-3 Hartree")
+
+    # ------------------------------------------------------------------ description
+    @property
+    def method(self) -> str:
+        basis = "6-31G(2df,p) [Gaussian, 6D/7F]" if self.basis == QM9_BASIS and self.convention == "gaussian" else \
+            f"{self.basis} [{self.convention}]"
+        return f"{self.xc.upper()}/{basis}"
+
+    @property
+    def is_qm9_level(self) -> bool:
+        """True when functional, basis and convention are QM9's (atomization energies are meaningful)."""
+        return self.xc.lower() in ("b3lypg", "b3lyp") and self.basis == QM9_BASIS and self.convention == "gaussian"
+
+    def settings(self) -> dict:
+        """Everything that changes a number, for the store key (device excluded: same numbers)."""
+        d = asdict(self)
+        d.pop("device")
+        d["grid"] = list(self.grid)
+        return d
+
+    @classmethod
+    def from_settings(cls, settings: dict, **overrides) -> "QM9Protocol":
+        names = {f.name for f in fields(cls)}
+        return cls(**{**{k: v for k, v in settings.items() if k in names}, **overrides})
+
+    @staticmethod
+    def versions() -> dict[str, str]:
+        import pyscf
+
+        return {"molmtl": __version__, "pyscf": pyscf.__version__}
+
+    # ------------------------------------------------------------------ building blocks
+    def build_mole(self, atomic_numbers, positions_bohr, charge: int = 0):
+        return build_mole(atomic_numbers, positions_bohr, basis=self.basis, convention=self.convention, charge=charge)
+
+    def make_scf(self, mol, device: str = "cpu"):
+        """A configured (not yet run) RKS object for ``mol``."""
+        t = convention_map(mol, self.convention)
+        if device == "gpu":  # GPU4PySCF: untested in this repository's CI (no GPU)
+            if t is not None:
+                mf = projected_rks_gpu(mol, t, xc=self.xc)
+            else:
+                from gpu4pyscf.dft import rks as gpu_rks
+
+                mf = gpu_rks.RKS(mol, xc=self.xc)
+        else:
+            from pyscf import dft
+
+            mf = ProjectedRKS(mol, t, xc=self.xc) if t is not None else dft.RKS(mol, xc=self.xc)
+        mf.grids.atom_grid = self.grid
+        mf.conv_tol = self.conv_tol
+        mf.max_cycle = self.max_cycle
+        if self.density_fit:
+            mf = mf.density_fit(auxbasis="def2-universal-jkfit")
+        return mf
+
+    def scf(self, mol, device: str = "cpu", dm0=None):
+        """Run the SCF; raise CalculationError if it does not converge."""
+        mf = self.make_scf(mol, device)
+        mf.kernel(dm0=dm0)
+        if not mf.converged:
+            raise CalculationError(f"SCF did not converge in {self.max_cycle} cycles")
+        return mf
+
+    # ------------------------------------------------------------------ the protocol
+    def run(self, molecule: Molecule) -> CalculationResult:
+        """Run the protocol on ``molecule`` (which needs a 3D geometry)."""
+        require_supported(molecule, method="the QM9 DFT protocol")
+        if molecule.positions is None:
+            raise InputError(f"{molecule.name or molecule.smiles or molecule.formula} has no 3D geometry")
+        device = resolve_device(self.device)
+        timings: dict[str, float] = {}
+        warnings: list[str] = []
+
+        if self.xtb_preopt:
+            from molmtl.dft import xtb
+
+            t0 = time.perf_counter()
+            molecule = xtb.optimize(molecule)
+            timings["xtb_preopt"] = time.perf_counter() - t0
+
+        z = molecule.atomic_numbers
+        mol = self.build_mole(z, molecule.positions_bohr, molecule.charge)
+        if self.optimize:
+            t0 = time.perf_counter()
+            mol = self._optimize(mol, device)
+            timings["optimization"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        mf = self.scf(mol, device)
+        timings["scf"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        raw = self._scf_properties(mf)
+        timings["properties"] = time.perf_counter() - t0
+        if self.polarizability:
+            t0 = time.perf_counter()
+            if device == "gpu":  # GPU4PySCF's CPKS (untested here: no GPU)
+                from gpu4pyscf.properties.polarizability import eval_polarizability
+
+                tensor = eval_polarizability(cartesian_shadow(mf))
+            else:
+                tensor = properties.polarizability_tensor_au(cartesian_shadow(mf))
+            raw["alpha"] = properties.isotropic_polarizability_bohr3(_to_numpy(tensor))
+            timings["polarizability"] = time.perf_counter() - t0
+
+        freqs, n_imag = None, 0
+        if self.thermo:
+            t0 = time.perf_counter()
+            freqs, n_imag = self._frequencies(mf)
+            timings["hessian"] = time.perf_counter() - t0
+            if n_imag:
+                warnings.append(f"{n_imag} imaginary frequencies: not a minimum; they are left out of the thermochemistry")
+            pos = mol.atom_coords(unit="Bohr")
+            mass = float(sum(units.MAIN_ISOTOPE_MASS[int(a)] for a in z))
+            th = thermochem.thermochemistry(
+                raw["e_elec"], freqs, properties.rotational_constants_ghz(z, pos), mass,
+                symmetry_number=symmetry_number(mol, self.symmetry_tolerance_bohr),
+                temperature_k=self.temperature_k, pressure_pa=self.pressure_pa)
+            raw.update({k: v for k, v in th.items() if k != "S"})
+
+        props = raw_to_registry(raw, z)
+        if not self.is_qm9_level:  # QM9's atom references are B3LYP/6-31G(2df,p) energies
+            props = {k: v for k, v in props.items() if not k.endswith("_atom")}
+            warnings.append(f"{self.method} is not QM9's level of theory: values are not comparable with QM9's "
+                            "labels, and atomization energies are left out")
+        return CalculationResult(
+            method=self.method, raw=raw, properties=props, timings_s=timings,
+            atomic_numbers=[int(a) for a in z],
+            positions_angstrom=as_float_list(mol.atom_coords(unit="Bohr") * units.BOHR_TO_ANGSTROM),
+            frequencies_cm1=as_float_list(freqs) if freqs is not None else None, n_imaginary=n_imag,
+            settings=self.settings(), warnings=warnings + list(molecule.warnings), device=device,
+        )
+
+    def _optimize(self, mol, device):
+        from molmtl.dft.optimize import optimize_geometry
+
+        state = {"dm": None}
+
+        def energy_gradient(m):
+            mf = self.scf(m, device, dm0=state["dm"])
+            state["dm"] = mf.make_rdm1()
+            grad = cartesian_shadow(mf).nuc_grad_method()
+            grad.verbose = 0
+            return float(mf.e_tot), _to_numpy(grad.kernel())
+
+        pos, steps = optimize_geometry(mol, energy_gradient, max_steps=self.max_opt_steps)
+        log.info("DFT geometry optimization: %d steps", steps)
+        return mol.set_geom_(pos, unit="Bohr", inplace=False)
+
+    def _scf_properties(self, mf) -> dict[str, float]:
+        mol = mf.mol
+        dm = _to_numpy(mf.cart_rdm1() if hasattr(mf, "cart_rdm1") else mf.make_rdm1())
+        eps = _to_numpy(mf.mo_energy)
+        nocc = mol.nelectron // 2
+        abc = properties.qm9_rotational_constants_ghz(mol.atom_charges(), mol.atom_coords(unit="Bohr"))
+        raw = {"e_elec": float(mf.e_tot), "homo": float(eps[nocc - 1]), "lumo": float(eps[nocc]),
+               "mu": properties.dipole_moment_debye(mol, dm), "r2": properties.spatial_extent_bohr2(mol, dm),
+               "A": float(abc[0]), "B": float(abc[1]), "C": float(abc[2])}
+        raw["gap"] = raw["lumo"] - raw["homo"]
+        return raw
+
+    def _frequencies(self, mf) -> tuple[np.ndarray, int]:
+        """Real harmonic frequencies (cm^-1, main-isotope masses) and the count of imaginary ones."""
+        from pyscf.hessian import thermo as pyscf_thermo
+
+        hess_obj = cartesian_shadow(mf).Hessian()
+        hess_obj.verbose = 0
+        hess = _to_numpy(hess_obj.kernel())
+        mol = mf.mol
+        mass = np.array([units.MAIN_ISOTOPE_MASS[int(a)] for a in mol.atom_charges()])
+        freq = pyscf_thermo.harmonic_analysis(mol, hess, mass=mass)["freq_wavenumber"]
+        imaginary = np.iscomplex(freq) | (np.real(freq) < 0)
+        return np.real(freq[~imaginary]), int(imaginary.sum())
+
+
+def symmetry_number(mol, tolerance_bohr: float = 1e-6) -> int:
+    """Rotational symmetry number from the point group found within ``tolerance_bohr`` (0: sigma = 1)."""
+    if tolerance_bohr <= 0:
+        return 1
+    from pyscf.hessian import thermo as pyscf_thermo
+    from pyscf.symm import geom
+
+    old = geom.TOLERANCE
+    geom.TOLERANCE = tolerance_bohr
+    try:
+        return int(pyscf_thermo.rotational_symmetry_number(mol))
+    finally:
+        geom.TOLERANCE = old
+
+
+def _to_numpy(a):
+    return a.get() if hasattr(a, "get") and not isinstance(a, np.ndarray) else np.asarray(a)

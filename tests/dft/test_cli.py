@@ -1,0 +1,36 @@
+"""``molmtl dft`` commands."""
+
+from __future__ import annotations
+
+import json
+
+from molmtl.cli import main
+
+
+def test_run_json_show_and_bad_input(tmp_path, capsys):
+    store = str(tmp_path / "s.sqlite")
+    args = ["dft", "run", "O", "--no-opt", "--no-thermo", "--no-polar", "--basis", "sto-3g", "--device", "cpu",
+            "--json", "--store", store]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["units"]["homo"] == "eV" and out["units"]["mu"] == "D" and out["cached"] is False
+    assert out["properties"]["gap"] > 0 and set(out["timings_s"]) >= {"scf", "properties"}
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["cached"] is True
+    assert main(["dft", "show", out["key"][:8], "--store", store]) == 0
+    shown = capsys.readouterr().out
+    assert "status: done" in shown and "meV" in shown and "timings:" in shown
+    assert main(["dft", "run", "[Na+].[Cl-]", "--basis", "sto-3g", "--store", store]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Na" in err and err.count("\n") == 1
+    assert main(["dft", "show", "nope", "--store", store]) == 2
+
+
+def test_xtb_and_list(tmp_path, capsys):
+    store = str(tmp_path / "s.sqlite")
+    assert main(["dft", "xtb", "O", "--no-freq", "--json", "--store", store]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["method"] == "GFN2-xTB" and out["units"]["homo"] == "eV" and "different level" in out["warnings"][0]
+    assert main(["dft", "list", "--store", store]) == 0
+    assert "GFN2-xTB" in capsys.readouterr().out
+    assert main(["dft", "list", "--status", "bogus", "--store", store]) == 2

@@ -1,0 +1,60 @@
+"""The protocol end to end: optimization, Hessian, and the real QM9 level (slow)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from molmtl.dft.protocol import QM9Protocol
+
+SMALL = dict(basis="sto-3g", convention="spherical", grid=(40, 110), device="cpu", polarizability=False)
+
+
+def test_optimization_then_frequencies_is_a_minimum(water):
+    proto = QM9Protocol(**SMALL, optimize=True, thermo=True)
+    res = proto.run(water.with_positions(water.positions * 1.05))  # stretched start
+    assert res.n_imaginary == 0 and len(res.frequencies_cm1) == 3
+    assert set(res.timings_s) == {"optimization", "scf", "properties", "hessian"}
+    r = np.asarray(res.positions_angstrom)
+    assert 0.95 < np.linalg.norm(r[1] - r[0]) < 1.05  # B3LYP/STO-3G O-H
+    assert res.raw["U0"] == pytest.approx(res.raw["e_elec"] + res.raw["zpve"])
+    assert res.raw["G"] < res.raw["U"] < res.raw["H"]
+    assert "U0_atom" not in res.properties and "not QM9's level" in res.warnings[0]
+
+
+def test_settings_round_trip_and_method_label():
+    proto = QM9Protocol(optimize=False)
+    assert QM9Protocol.from_settings(proto.settings()) == QM9Protocol(optimize=False, device="auto")
+    assert proto.method == "B3LYPG/6-31G(2df,p) [Gaussian, 6D/7F]"
+    assert "device" not in proto.settings()  # same numbers on CPU and GPU: same store key
+
+
+@pytest.mark.slow
+def test_real_protocol_single_point_reproduces_qm9_water(qm9_small):
+    """QM9 id 3 at its geometry, full property set vs QM9's labels (about 1 min on 2 cores)."""
+    mol, raw, _ = qm9_small[3]
+    res = QM9Protocol(optimize=False, device="cpu").run(mol)
+    tol = {"homo": 5.5e-5, "lumo": 5.5e-5, "gap": 5.5e-5, "mu": 1e-3, "alpha": 6e-3, "r2": 1e-3, "zpve": 3.7e-5,
+           "U0": 1e-4, "U": 1e-4, "H": 1e-4, "G": 1e-4, "cv": 1e-3}
+    for key, t in tol.items():
+        assert abs(res.raw[key] - raw[key]) < t, key
+    for key in ("A", "B", "C"):
+        assert res.raw[key] == pytest.approx(raw[key], rel=5e-6)
+
+
+@pytest.mark.gpu
+def test_gpu_matches_cpu(qm9_small):  # UNTESTED here: no GPU on the development machine
+    mol, _, _ = qm9_small[3]
+    cpu = QM9Protocol(optimize=False, thermo=False, device="cpu").run(mol)
+    gpu = QM9Protocol(optimize=False, thermo=False, device="gpu").run(mol)
+    assert gpu.device == "gpu"
+    for key in ("e_elec", "homo", "lumo", "mu", "r2", "alpha"):
+        assert gpu.raw[key] == pytest.approx(cpu.raw[key], abs=1e-5), key
+
+
+def test_xtb_preoptimization_moves_the_geometry(water):
+    start = water.with_positions(water.positions * 1.08)
+    res = QM9Protocol(**SMALL, optimize=False, thermo=False, xtb_preopt=True).run(start)
+    assert "xtb_preopt" in res.timings_s
+    r = np.asarray(res.positions_angstrom)
+    assert abs(np.linalg.norm(r[1] - r[0]) - 0.96) < 0.02  # GFN2-xTB O-H, from a 1.08x stretched start
