@@ -299,7 +299,7 @@ def _identifiers(smiles: list[str], inchis: list[str]) -> tuple[list[str], list[
 def prepare_qm9(folder: str | Path | None = None, *, source: Path | None = None, force: bool = False) -> Path:
     """Convert qm9pack's CSVs into ``qm9-v1.npz`` (and extras) under ``folder``; returns the path.
 
-    Takes about a minute; does nothing if the cache exists unless ``force``.
+    Takes about 20 s; does nothing if the cache exists unless ``force``.
     """
     out = cache_dir(folder) / CACHE_NAME
     if out.is_file() and (out.parent / EXTRAS_NAME).is_file() and not force:
@@ -327,7 +327,7 @@ def load_qm9(folder: str | Path | None = None, *, prepare: bool = True) -> QM9:
     if not path.is_file():
         if not prepare:
             raise NotFoundError(f"no QM9 cache at {path}; run 'molmtl data prepare'")
-        log.warning("QM9 cache not found at %s; preparing it from qm9pack (about a minute, once)", path)
+        log.warning("QM9 cache not found at %s; preparing it from qm9pack (about 20 s, once)", path)
         path = prepare_qm9(path.parent)
     try:
         with np.load(path) as f:
