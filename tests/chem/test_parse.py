@@ -60,6 +60,7 @@ def test_xyz_text_and_qm9_exponents():
         ("1\nc\nO 0 0\n", "expected 'symbol x y z'"),
         ("1\nc\nQq 0 0 0\n", "not a chemical element"),
         ("1\nc\nO 0 zero 0\n", "'zero' is not a number"),
+        ("1\nc\nO 0 nan 0\n", "'nan' is not a finite coordinate"),
     ],
 )
 def test_malformed_xyz(text, match):
@@ -98,3 +99,21 @@ def test_outside_qm9_domain_warns():
     m = read_molecule("CCCCCCCCCCC", embed=False)  # 11 heavy atoms
     assert m.warnings and "11 heavy atoms" in m.warnings[0]
     assert read_molecule("CCO", embed=False).warnings == ()
+
+
+def test_stereo_smiles_with_slashes_is_not_a_path(tmp_path):
+    m = read_molecule("F/C=C/F", embed=False)
+    assert m.source == "smiles" and m.formula == "C2H2F2" and m.smiles == "F/C=C/F"
+    assert read_molecule(r"Cl\C=C\Cl".replace("Cl", "F"), embed=False).formula == "C2H2F2"
+    with pytest.raises(NotFoundError, match="file not found"):
+        read_molecule(str(tmp_path / "no" / "such"))
+    with pytest.raises(NotFoundError, match="file not found"):
+        read_molecule(str(tmp_path / "missing.xyz"))
+
+
+def test_isotope_labels_are_not_dropped_silently():
+    m = read_molecule("[2H]O[2H]", embed=False)
+    assert m.formula == "H2O" and any("isotope labels (2H)" in w for w in m.warnings)
+    assert read_molecule("O", embed=False).warnings == ()
+    outside = read_molecule("[13CH3][Si](C)C", embed=False)  # both kinds of warning are kept
+    assert any("isotope" in w for w in outside.warnings) and any("Si" in w for w in outside.warnings)

@@ -47,6 +47,7 @@ def test_show_by_smiles(capsys, qm9):
         (("data", "show", "missing.xyz"), "file not found: missing.xyz"),
         (("data", "show", "C[Si](C)C"), "contains Si"),
         (("data", "show", "999999"), "QM9 has no molecule 999999"),
+        (("data", "show", "C/C=C/C"), "C/C=C/C is not in QM9"),  # '/' is bond stereo, not a path
     ],
 )
 def test_bad_input_one_sentence_exit_2(capsys, qm9, args, message):

@@ -38,6 +38,10 @@ def test_id_column_and_explicit_columns(tmp_path):
         ("name,homo\nx,1\n", "no SMILES column"),
         ("smiles,U0 [kcal/mol]\nC,1\n", "not kcal/mol"),
         ("smiles\n", "no data rows"),
+        ("smiles,homo,homo\nC,1,2\n", "'homo' appears more than once"),
+        ("smiles,homo\nCCO,1\n\nCCO,abc\n", r"line 4, column 'homo': 'abc'"),  # the file's line, blank lines counted
+        ("smiles,homo\nCCO,1\n\nC1CC,2\n", r"1 invalid SMILES \(line 4\)"),
+        ("smiles,homo\n\n\n", "no data rows"),
     ],
 )
 def test_malformed(tmp_path, text, match):

@@ -46,3 +46,9 @@ def test_missing_and_corrupt_cache(tmp_path):
     np.savez(tmp_path / "qm9-v1.npz", raw_keys=np.array(["x"]))
     with pytest.raises(InputError, match="another molmtl version"):
         load_qm9(tmp_path, prepare=False)
+
+
+def test_unusable_cache_directory_is_one_sentence(tmp_path):
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(InputError, match="cannot create the cache directory"):
+        prepare_qm9(tmp_path / "a_file" / "cache")

@@ -87,3 +87,12 @@ def test_subset_keeps_molecules(qm9):
         z_b, p_b = qm9.atoms(r)
         np.testing.assert_array_equal(z_a, z_b)
         np.testing.assert_allclose(p_a, p_b)
+
+
+def test_lookup_ignores_stereo_that_qm9_does_not_record(qm9):
+    from molmtl.chem.parse import from_smiles
+
+    plain = qm9.find(from_smiles("CC(O)C#N", embed=False))  # lactonitrile; QM9's SMILES carry no stereo
+    assert plain and qm9.find(from_smiles("C[C@H](O)C#N", embed=False)) == plain
+    assert qm9.find(from_smiles("C[C@@H](O)C#N", embed=False)) == plain
+    assert qm9.find(from_smiles("C[C@H](O)CC#N", embed=False)) != plain

@@ -39,6 +39,9 @@ def test_bad_split_inputs(tmp_path):
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(InputError, match="not a molmtl split file"):
         Split.load(tmp_path / "bad.json")
+    (tmp_path / "list.json").write_text("[1, 2, 3]")
+    with pytest.raises(InputError, match="not a molmtl split file"):
+        Split.load(tmp_path / "list.json")
     with pytest.raises(InputError, match="more than one part"):
         Split("x", 10, [1, 2], [2], [3])
     with pytest.raises(InputError, match="unknown split"):

@@ -34,3 +34,19 @@ def test_xtb_and_list(tmp_path, capsys):
     assert main(["dft", "list", "--store", store]) == 0
     assert "GFN2-xTB" in capsys.readouterr().out
     assert main(["dft", "list", "--status", "bogus", "--store", store]) == 2
+
+
+def test_unknown_basis_and_stereo_smiles(tmp_path, capsys):
+    store = str(tmp_path / "s.sqlite")
+    cheap = ["--no-opt", "--no-thermo", "--no-polar", "--device", "cpu", "--store", store]
+    assert main(["dft", "run", "O", "--basis", "no-such-basis", *cheap]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "no-such-basis" in err and err.count("\n") == 1
+    assert main(["dft", "run", "F/C=C/F", "--basis", "sto-3g", "--json", *cheap]) == 0  # '/' is bond stereo, not a path
+    assert json.loads(capsys.readouterr().out)["properties"]["homo"] < 0
+
+
+def test_isotope_labels_are_reported_in_results(capsys):
+    assert main(["dft", "xtb", "[2H]O[2H]", "--no-opt", "--no-freq", "--json", "--no-store"]) == 0
+    warnings = json.loads(capsys.readouterr().out)["warnings"]
+    assert warnings[0].startswith("GFN2-xTB") and any("isotope labels (2H)" in w for w in warnings)

@@ -82,3 +82,41 @@ def test_killed_batch_keeps_finished_results_and_resumes(tmp_path):
     summary = run_batch(read_batch_csv(path), cli_proto, store)
     assert summary.done == len(molecules) and summary.cached >= len(finished)
     assert {k: store.get(k).result for k in finished} == finished  # untouched
+
+
+def test_lost_worker_is_recorded_failed_with_reason(tmp_path, monkeypatch):
+    from molmtl.dft import fanout
+
+    lost = lambda items, *a: [("", "failed", "worker lost: KilledWorker: boom", False) for _ in items]  # noqa: E731
+    monkeypatch.setattr(fanout, "_execute", lost)
+    store = ResultStore(tmp_path / "s.sqlite")
+    summary = run_batch(read_batch_csv(_csv(tmp_path, [("water", "O")])), QM9Protocol(**CHEAP), store)
+    assert summary.failed == {"water": "worker lost: KilledWorker: boom"}
+    rec = store.get(summary.keys["water"])
+    assert rec is not None and rec.status == "failed" and "worker lost" in rec.error and rec.attempts >= 1
+
+
+def test_batch_csv_with_bom_and_bad_encoding(tmp_path):
+    import pytest
+
+    from molmtl.errors import InputError
+
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbfname,smiles\nwater,O\n")  # as spreadsheet programs save 'CSV UTF-8'
+    items = read_batch_csv(bom)
+    assert [(i.name, i.error) for i in items] == [("water", None)]
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(b"name,smiles\nw\xe9,O\n")
+    with pytest.raises(InputError, match="not a readable UTF-8 CSV"):
+        read_batch_csv(latin)
+
+
+def test_batch_of_qm9_ids_loads_qm9_once(tmp_path, monkeypatch, qm9):
+    import molmtl.data.qm9 as qm9_module
+
+    calls = []
+    monkeypatch.setattr(qm9_module, "load_qm9", lambda *a, **k: calls.append(1) or qm9)
+    path = tmp_path / "ids.csv"
+    path.write_text("qm9_id\n1\n2\nqm9:3\n")
+    items = read_batch_csv(path)
+    assert [i.molecule.qm9_index for i in items] == [1, 2, 3] and len(calls) == 1

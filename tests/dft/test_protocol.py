@@ -29,6 +29,16 @@ def test_settings_round_trip_and_method_label():
     assert "device" not in proto.settings()  # same numbers on CPU and GPU: same store key
 
 
+def test_store_key_covers_the_codes_that_move_the_geometry(water):
+    from molmtl.dft.jobs import job_key
+
+    assert set(QM9Protocol(optimize=False).versions()) == {"molmtl", "pyscf"}
+    assert "geometric" in QM9Protocol(optimize=True).versions()
+    assert "tblite" in QM9Protocol(optimize=True, xtb_preopt=True).versions()
+    keys = {job_key(water, QM9Protocol(optimize=o, xtb_preopt=x))[0] for o, x in ((False, False), (True, False), (True, True))}
+    assert len(keys) == 3
+
+
 @pytest.mark.slow
 def test_real_protocol_single_point_reproduces_qm9_water(qm9_small):
     """QM9 id 3 at its geometry, full property set vs QM9's labels (about 1 min on 2 cores)."""
@@ -58,3 +68,30 @@ def test_xtb_preoptimization_moves_the_geometry(water):
     assert "xtb_preopt" in res.timings_s
     r = np.asarray(res.positions_angstrom)
     assert abs(np.linalg.norm(r[1] - r[0]) - 0.96) < 0.02  # GFN2-xTB O-H, from a 1.08x stretched start
+
+
+def test_geometric_leaves_the_logging_setup_alone():
+    import logging
+
+    from molmtl.dft.basis import build_mole
+    from molmtl.dft.optimize import optimize_geometry
+
+    root = logging.getLogger()
+    ours = logging.StreamHandler()
+    root.addHandler(ours)
+    before, level = root.handlers[:], root.level
+    try:
+        mol = build_mole([1, 1], [[0, 0, 0], [0, 0, 1.6]], basis="sto-3g", convention="spherical")
+
+        def harmonic(m):  # H-H spring with its minimum at 1.4 bohr
+            r = m.atom_coords()
+            d = r[1] - r[0]
+            dist = np.linalg.norm(d)
+            g = (dist - 1.4) * d / dist
+            return 0.5 * (dist - 1.4) ** 2, np.array([-g, g])
+
+        pos, _ = optimize_geometry(mol, harmonic)
+        assert np.linalg.norm(pos[1] - pos[0]) == pytest.approx(1.4, abs=1e-3)
+        assert root.handlers == before and root.level == level
+    finally:
+        root.removeHandler(ours)

@@ -37,9 +37,25 @@ def test_states_and_reads(store, water):
     assert store.counts() == {"running": 0, "done": 1, "failed": 0}
     with pytest.raises(NotFoundError):
         store.find("zzzz")
+    for not_a_prefix in ("", "_", "%", "_" + key[1:6]):  # no wildcards: only the key's own characters
+        with pytest.raises(NotFoundError):
+            store.find(not_a_prefix)
 
 
 def test_wal_mode(store):
     con = sqlite3.connect(store.path)
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     con.close()
+
+
+def test_a_file_that_is_not_a_store_is_an_input_error(tmp_path):
+    from molmtl.cli import main
+    from molmtl.dft.store import ResultStore
+    from molmtl.errors import InputError
+
+    bogus = tmp_path / "mol.xyz"
+    bogus.write_text("3\nwater\nO 0 0 0\nH 0 0 1\nH 0 1 0\n")
+    with pytest.raises(InputError, match="not a usable molmtl results store"):
+        ResultStore(bogus)
+    assert main(["dft", "list", "--store", str(bogus)]) == 2
+    assert main(["dft", "list", "--store", str(tmp_path)]) == 2  # a folder

@@ -46,7 +46,11 @@ def molecule_from_rdkit(rdmol, *, name: str | None, source: str, embed: bool) ->
         full = Chem.AddHs(rdmol)
         positions = None
     z = np.array([a.GetAtomicNum() for a in full.GetAtoms()])
-    return Molecule(z, positions, smiles=smiles, charge=charge, multiplicity=mult, name=name or smiles, source=source)
+    isotopes = sorted({f"{a.GetIsotope()}{a.GetSymbol()}" for a in full.GetAtoms() if a.GetIsotope()})
+    warnings = (f"isotope labels ({', '.join(isotopes)}) are ignored: masses, frequencies and rotational "
+                "constants use the most abundant isotopes",) if isotopes else ()
+    return Molecule(z, positions, smiles=smiles, charge=charge, multiplicity=mult, name=name or smiles, source=source,
+                    warnings=warnings)
 
 
 def from_smiles(smiles: str, *, embed: bool = True, name: str | None = None) -> Molecule:
@@ -57,9 +61,12 @@ def from_smiles(smiles: str, *, embed: bool = True, name: str | None = None) -> 
 
 def _float(token: str, where: str) -> float:
     try:
-        return float(token.replace("*^", "e"))  # QM9's XYZ files write exponents as '*^'
+        value = float(token.replace("*^", "e"))  # QM9's XYZ files write exponents as '*^'
     except ValueError:
         raise InputError(f"{where}: {token!r} is not a number") from None
+    if not np.isfinite(value):
+        raise InputError(f"{where}: {token!r} is not a finite coordinate")
+    return value
 
 
 def from_xyz_text(text: str, *, name: str | None = None, charge: int = 0, multiplicity: int | None = None) -> Molecule:
@@ -156,7 +163,7 @@ def read_molecule(spec: str, *, embed: bool = True, dataset=None) -> Molecule:
 
     mol = _read_molecule(spec, embed=embed, dataset=dataset)
     problems = tuple(domain_problems(mol))
-    return replace(mol, warnings=problems) if problems else mol
+    return replace(mol, warnings=mol.warnings + problems) if problems else mol
 
 
 def _read_molecule(spec: str, *, embed: bool = True, dataset=None) -> Molecule:
@@ -171,6 +178,13 @@ def _read_molecule(spec: str, *, embed: bool = True, dataset=None) -> Molecule:
     path = Path(text)
     if looks_like_path(text) or path.is_file():
         if not path.is_file():
+            if path.suffix.lower() not in _FILE_SUFFIXES:  # '/' and '\\' are also SMILES bond stereo (F/C=C/F)
+                try:
+                    mol_from_smiles(text)
+                except InputError:
+                    pass
+                else:
+                    return from_smiles(text, embed=embed)
             raise NotFoundError(f"file not found: {text}")
         suffix = path.suffix.lower()
         if suffix == ".xyz":

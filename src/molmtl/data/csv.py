@@ -7,6 +7,7 @@ out of losses and metrics.
 
 from __future__ import annotations
 
+import csv as _csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,11 +57,19 @@ def read_csv(
     if not path.is_file():
         raise NotFoundError(f"CSV file not found: {path}")
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True, skip_blank_lines=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise InputError(f"{path} is not a readable CSV file: {str(exc).splitlines()[0]}") from None
+    # blank lines are dropped here, not by pandas, so that messages can name the file's own line numbers
+    line_numbers = (df.index[~(df.apply(lambda col: col.str.strip()) == "").all(axis=1)] + 2).tolist()
+    df = df.loc[[n - 2 for n in line_numbers]].reset_index(drop=True)
     if df.empty:
         raise InputError(f"{path} has no data rows")
+    with path.open(newline="", encoding="utf-8-sig", errors="replace") as fh:
+        header = [h.strip() for h in next(_csv.reader(fh), [])]
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:  # pandas would silently rename the second one to 'name.1'
+        raise InputError(f"{path}: column {repeated[0]!r} appears more than once in the header")
     column = smiles_column or next((c for c in SMILES_HEADERS if c in df.columns), None)
     if column is None or column not in df.columns:
         raise InputError(f"{path} has no SMILES column (looked for {smiles_column or ', '.join(SMILES_HEADERS)}); columns are {', '.join(df.columns)}")
@@ -87,16 +96,16 @@ def read_csv(
         bad = values.isna() & (cells != "") & (~cells.str.lower().isin(["nan", "na", "none"]))
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise InputError(f"{path}, line {row + 2}, column {c!r}: {cells.iloc[row]!r} is not a number")
+            raise InputError(f"{path}, line {line_numbers[row]}, column {c!r}: {cells.iloc[row]!r} is not a number")
         y[:, j] = values.to_numpy(dtype=float) * s
     smiles = [s.strip() for s in df[column]]
     if validate:
-        _check_smiles(path, smiles)
+        _check_smiles(path, smiles, line_numbers)
     names = list(df[name_col]) if name_col else list(smiles)
     return CsvData(smiles, tuple(targets), y, names)
 
 
-def _check_smiles(path: Path, smiles: list[str]) -> None:
+def _check_smiles(path: Path, smiles: list[str], line_numbers: list[int]) -> None:
     from molmtl.chem.rdkit_util import mol_from_smiles
 
     bad = []
@@ -106,5 +115,5 @@ def _check_smiles(path: Path, smiles: list[str]) -> None:
         except InputError:
             bad.append(i)
     if bad:
-        lines = ", ".join(str(i + 2) for i in bad[:5]) + (" ..." if len(bad) > 5 else "")
+        lines = ", ".join(str(line_numbers[i]) for i in bad[:5]) + (" ..." if len(bad) > 5 else "")
         raise InputError(f"{path}: {len(bad)} invalid SMILES (line {lines}), e.g. {smiles[bad[0]]!r}")

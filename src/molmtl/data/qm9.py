@@ -176,8 +176,16 @@ class QM9:
 
         rd = mol_from_smiles(mol.smiles)
         key = inchikey(rd)
-        rows = self.rows_for_inchikey(key) if key else []
-        return rows or self.rows_for_smiles(mol.smiles)
+        rows = (self.rows_for_inchikey(key) if key else []) or self.rows_for_smiles(mol.smiles)
+        if rows:
+            return rows
+        # QM9's SMILES (from GDB-9) carry no stereo: a stereo-specific input (C[C@H](O)C#N, F/C=C/F,
+        # a 3D SDF of a chiral molecule) matches its stereo-free entry
+        from rdkit import Chem
+
+        flat = Chem.Mol(rd)
+        Chem.RemoveStereochemistry(flat)
+        return self.rows_for_smiles(Chem.MolToSmiles(flat))
 
     def atoms(self, row: int) -> tuple[np.ndarray, np.ndarray]:
         """Atomic numbers and positions (Angstrom) of molecule ``row``."""
@@ -305,6 +313,10 @@ def prepare_qm9(folder: str | Path | None = None, *, source: Path | None = None,
     if out.is_file() and (out.parent / EXTRAS_NAME).is_file() and not force:
         log.info("QM9 cache already at %s", out)
         return out
+    try:  # before the 20 s of parsing, and as one sentence rather than a traceback
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the cache directory {out.parent}: {exc.strerror or exc}") from None
     data = _parse_csvs(source or qm9pack_data_dir())
     if len(data["qm9_index"]) != N_MOLECULES:
         log.warning("qm9pack holds %d molecules, expected %d", len(data["qm9_index"]), N_MOLECULES)

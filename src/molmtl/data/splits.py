@@ -76,7 +76,7 @@ class Split:
         try:
             body = json.loads(path.read_text())
             return cls(body.get("name", path.stem), int(body["n"]), body["train"], body["val"], body["test"])
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:  # AttributeError: not an object
             raise InputError(f"{path} is not a molmtl split file (JSON with n, train, val, test): {exc}") from None
 
 

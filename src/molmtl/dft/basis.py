@@ -19,6 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 from pyscf import gto
+from pyscf.lib.exceptions import BasisNotFoundError
+
+from molmtl.errors import InputError
 
 #: Basis conventions: which angular momenta (l) are kept Cartesian.
 #: ``gaussian``: 6D/7F (Cartesian d only), as Gaussian's 6-31G family; ``spherical``: 5D/7F;
@@ -85,7 +88,11 @@ def build_mole(atomic_numbers, positions_bohr, *, basis: str = QM9_BASIS, conven
     mol.spin = int(spin)
     mol.cart = convention != "spherical"
     mol.verbose = verbose
-    mol.build()
+    try:
+        mol.build()
+    except BasisNotFoundError:  # an unknown basis name, or one without parameters for an element here
+        raise InputError(f"basis {basis!r} is not a PySCF basis with parameters for "
+                         f"{', '.join(sorted({a[0] for a in atoms}))}") from None
     return mol
 
 

@@ -51,32 +51,42 @@ def read_batch_csv(path: str | Path, *, dataset=None) -> list[BatchItem]:
 
     Rows that cannot be read become items with ``error`` set, never exceptions.
     """
-    from molmtl.chem.parse import read_molecule
-
     path = Path(path)
     if not path.is_file():
         from molmtl.errors import NotFoundError
 
         raise NotFoundError(f"file not found: {path}")
-    with path.open(newline="") as f:
-        reader = csv.DictReader(f)
-        column = next((c for c in MOLECULE_COLUMNS if c in (reader.fieldnames or [])), None)
-        if column is None:
-            raise InputError(f"{path} has no molecule column; name one of: {', '.join(MOLECULE_COLUMNS)}")
-        items = []
-        for i, rec in enumerate(reader, start=1):
-            text = (rec.get(column) or "").strip()
-            name = (rec.get("name") or "").strip() or text or f"row {i}"
-            item = BatchItem(row=i, text=text, name=name)
-            try:
-                if not text:
-                    raise InputError(f"row {i} has an empty {column!r} cell")
-                from dataclasses import replace
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:  # -sig: spreadsheet programs write a BOM
+            return _read_batch_rows(path, csv.DictReader(f), dataset)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"{path} is not a readable UTF-8 CSV file: {exc}") from None
 
-                item.molecule = replace(read_molecule(text, embed=True, dataset=dataset), name=name)
-            except MolmtlError as exc:
-                item.error = str(exc)
-            items.append(item)
+
+def _read_batch_rows(path: Path, reader: csv.DictReader, dataset) -> list[BatchItem]:
+    from molmtl.chem.parse import parse_qm9_id, read_molecule
+
+    column = next((c for c in MOLECULE_COLUMNS if c in (reader.fieldnames or [])), None)
+    if column is None:
+        raise InputError(f"{path} has no molecule column; name one of: {', '.join(MOLECULE_COLUMNS)}")
+    items = []
+    for i, rec in enumerate(reader, start=1):
+        text = (rec.get(column) or "").strip()
+        name = (rec.get("name") or "").strip() or text or f"row {i}"
+        item = BatchItem(row=i, text=text, name=name)
+        try:
+            if not text:
+                raise InputError(f"row {i} has an empty {column!r} cell")
+            if dataset is None and parse_qm9_id(text) is not None and not Path(text).is_file():
+                from molmtl.data.qm9 import load_qm9
+
+                dataset = load_qm9()  # once for the whole file, not once per QM9 id
+            from dataclasses import replace
+
+            item.molecule = replace(read_molecule(text, embed=True, dataset=dataset), name=name)
+        except MolmtlError as exc:
+            item.error = str(exc)
+        items.append(item)
     return items
 
 
@@ -153,6 +163,11 @@ def run_batch(items: list[BatchItem], job, store: ResultStore, *, client=None, r
                 summary.failed.pop(item.name, None)
             else:
                 summary.failed[item.name] = reason or "failed"
+                if not key:  # the worker died before reporting: record the reason here
+                    key, canonical = job_key(item.molecule, job)
+                    if store.get(key) is None:
+                        store.start(key, item.molecule, canonical)
+                    store.fail(key, reason or "failed")
                 again.append(item)
         todo = again
     return summary

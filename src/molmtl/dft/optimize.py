@@ -41,7 +41,18 @@ def optimize_geometry(mol: gto.Mole, energy_gradient: Callable[[gto.Mole], tuple
         return energy_gradient(m)
 
     method = as_pyscf_method(mol, fn)
-    converged, mol_eq = geometric_solver.kernel(method, maxsteps=max_steps, convergence_set=convergence)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        converged, mol_eq = geometric_solver.kernel(method, maxsteps=max_steps, convergence_set=convergence)
+    finally:  # geomeTRIC's fileConfig replaces the root handlers (no newline, no format): put ours back
+        for h in root.handlers[:]:
+            if h not in handlers:
+                root.removeHandler(h)
+        for h in handlers:
+            if h not in root.handlers:
+                root.addHandler(h)
+        root.setLevel(level)
     if not converged:
         raise CalculationError(f"geometry optimization did not converge in {max_steps} steps")
     log.info("geometry optimization converged in %d gradient evaluations", len(steps))

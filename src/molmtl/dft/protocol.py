@@ -118,11 +118,18 @@ class QM9Protocol:
         names = {f.name for f in fields(cls)}
         return cls(**{**{k: v for k, v in settings.items() if k in names}, **overrides})
 
-    @staticmethod
-    def versions() -> dict[str, str]:
+    def versions(self) -> dict[str, str]:
+        """Code versions that change the numbers (part of the store key)."""
+        from importlib.metadata import version
+
         import pyscf
 
-        return {"molmtl": __version__, "pyscf": pyscf.__version__}
+        out = {"molmtl": __version__, "pyscf": pyscf.__version__}
+        if self.optimize:  # the optimizer decides where, inside its tolerance, the geometry ends
+            out["geometric"] = version("geometric")
+        if self.xtb_preopt:  # the DFT optimization starts from tblite's geometry
+            out["tblite"] = version("tblite")
+        return out
 
     # ------------------------------------------------------------------ building blocks
     def build_mole(self, atomic_numbers, positions_bohr, charge: int = 0):

@@ -21,7 +21,7 @@ import numpy as np
 
 from molmtl.chem.molecule import Molecule
 from molmtl.data.cache import cache_dir
-from molmtl.errors import NotFoundError
+from molmtl.errors import InputError, NotFoundError
 
 STATUSES = ("running", "done", "failed")
 STORE_ENV = "MOLMTL_DFT_STORE"
@@ -104,8 +104,14 @@ class ResultStore:
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path) if path is not None else default_store_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as con:
-            con.executescript(_SCHEMA)
+        try:
+            con = self._connect()
+            try:
+                con.executescript(_SCHEMA)
+            finally:
+                con.close()
+        except sqlite3.DatabaseError as exc:  # not a database, a folder, unreadable: one sentence, not a traceback
+            raise InputError(f"{self.path} is not a usable molmtl results store (SQLite): {exc}") from None
 
     def _connect(self) -> sqlite3.Connection:
         con = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)  # autocommit; explicit BEGIN below
@@ -166,12 +172,14 @@ class ResultStore:
 
     def find(self, key_prefix: str) -> Record:
         """The record whose key starts with ``key_prefix`` (NotFoundError if none or ambiguous)."""
-        con = self._connect()
-        try:
-            keys = [r[0] for r in con.execute("SELECT key FROM calculations WHERE key LIKE ? LIMIT 3",
-                                              (key_prefix.replace("%", "") + "%",))]
-        finally:
-            con.close()
+        keys = []
+        if key_prefix:  # an exact prefix: LIKE would read '_' and '%' as wildcards
+            con = self._connect()
+            try:
+                keys = [r[0] for r in con.execute("SELECT key FROM calculations WHERE substr(key, 1, ?) = ? LIMIT 3",
+                                                  (len(key_prefix), key_prefix))]
+            finally:
+                con.close()
         if not keys:
             raise NotFoundError(f"no calculation with key {key_prefix!r} in {self.path}")
         if len(keys) > 1:

@@ -126,5 +126,6 @@ def run_xtb(molecule: Molecule, *, optimize_geometry: bool = True, frequencies: 
         positions_angstrom=as_float_list(molecule.positions), frequencies_cm1=as_float_list(freqs) if freqs is not None else None,
         n_imaginary=n_imag, settings={"method": METHOD, "optimize": optimize_geometry, "frequencies": frequencies},
         warnings=["GFN2-xTB is a different level of theory from QM9 (B3LYP/6-31G(2df,p)); U0/U/H/G are xTB total "
-                  "energies, not comparable with QM9's, and no atomization energies or polarizability are given"],
+                  "energies, not comparable with QM9's, and no atomization energies or polarizability are given"]
+        + list(molecule.warnings),
     )
