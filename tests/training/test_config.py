@@ -21,9 +21,14 @@ def test_lr_factor_warmup_then_cosine():
 def test_config_round_trip_and_validation():
     cfg = TrainConfig(tasks=["U0", "homo"], epochs=3, split_sizes=[100, 10], strategy_hp={"lam": 0.1})
     again = TrainConfig.from_dict(cfg.to_dict())
-    assert again == cfg and again.tasks == ("U0", "homo") and again.split_sizes == (100, 10)
+    assert again == cfg
+    for ok in (dict(devices="auto"), dict(devices=2), dict(devices=-1), dict(devices="0,1"), dict(accelerator="GPU")):
+        TrainConfig(**ok)
+    assert TrainConfig(accelerator=" CPU").accelerator == "cpu"  # Lightning only knows lower-case names and again.tasks == ("U0", "homo") and again.split_sizes == (100, 10)
     for bad in (dict(epochs=0), dict(batch_size=-1), dict(lr=0.0), dict(loss="huber"), dict(precision="16-mixed"),
-                dict(schedule="step"), dict(max_molecules=0)):
+                dict(schedule="step"), dict(max_molecules=0), dict(precision="bf16-true"), dict(weight_decay=-0.1),
+                dict(seed=-1), dict(early_stopping=-2), dict(accelerator="tpu-ish"), dict(devices="x"),
+                dict(devices=0)):
         with pytest.raises(InputError):
             TrainConfig(**bad)
 

@@ -46,5 +46,9 @@ def test_write_evaluation_files(tmp_path):
     assert "MAE [unit]" in md and "STL MAE [unit]" in md and "| homo | meV |" in md and "Delta_m" in md
     assert (tmp_path / "parity.png").read_bytes()[:4] == b"\x89PNG"
     assert read_stl_maes(tmp_path) == pytest.approx({"homo": 10.0, "A": 0.01})
+    write_evaluation(tmp_path / "val", targets, y, p, meta={"part": "val"})
+    assert read_stl_maes(tmp_path / "val", "val") == pytest.approx({"homo": 10.0, "A": 0.01})
+    with pytest.raises(InputError, match="val metrics"):  # Delta_m of test MAEs against val MAEs
+        read_stl_maes(tmp_path / "val", "test")
     (tmp_path / "plain.json").write_text(json.dumps({"homo": 2.0}))
     assert read_stl_maes(tmp_path / "plain.json") == {"homo": 2.0}

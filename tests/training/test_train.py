@@ -159,8 +159,25 @@ def test_padded_loader_covers_every_molecule_once_per_epoch_and_shards():
     second = torch.cat([b.y[:, 0] for b in loader])
     assert sorted(first.tolist()) == sorted(data.y[:, 0].tolist()) and not torch.equal(first, second)
     shards = [torch.cat([b.y[:, 0] for b in PaddedLoader(data, 4, shuffle=True, seed=3, rank=r, world=2)]) for r in (0, 1)]
-    assert len(shards[0]) == 12 and len(shards[1]) == 11
-    assert sorted(torch.cat(shards).tolist()) == sorted(data.y[:, 0].tolist())
+    # padded like DistributedSampler: equal shards, every molecule at least once, one repeated
+    assert len(shards[0]) == 12 and len(shards[1]) == 12
+    both = torch.cat(shards).tolist()
+    assert set(both) == set(data.y[:, 0].tolist()) and len(set(both)) == 23
+
+
+def test_padded_loader_gives_every_ddp_process_the_same_number_of_steps():
+    """Unequal step counts per process would hang DDP's gradient all-reduce."""
+    from molmtl.data.batching import PaddedDataset
+    from molmtl.data.qm9 import load_qm9
+    from molmtl.training.datamodule import PaddedLoader
+
+    data = PaddedDataset.from_qm9(load_qm9().subset(np.arange(9)), ["U0"])
+    for world, bs in ((2, 1), (4, 2), (3, 4), (16, 1)):
+        loaders = [PaddedLoader(data, bs, shuffle=True, seed=1, rank=r, world=world) for r in range(world)]
+        steps = [len(list(iter(ld))) for ld in loaders]
+        assert steps == [len(ld) for ld in loaders] and len(set(steps)) == 1, (world, bs, steps)
+        seen = torch.cat([b.y[:, 0] for ld in loaders for b in ld])
+        assert set(seen.tolist()) == set(data.y[:, 0].tolist())
 
 
 def test_device_data_training_path(tmp_path):
@@ -176,3 +193,10 @@ def test_early_stopping_stops_when_validation_stalls(tmp_path):
     # lr 1e-30: the weights do not move, the validation loss cannot improve, patience 1 ends epoch 2
     result = train(tiny_config(max_molecules=8, epochs=5, lr=1e-30, early_stopping=1), tmp_path, progress=False)
     assert result.metrics["epochs"] == 2
+
+
+def test_devices_this_machine_lacks_are_an_input_error(tmp_path):
+    from molmtl.errors import InputError
+
+    with pytest.raises(InputError, match="devices"):  # Lightning's TypeError: CPU devices must be a count
+        train(tiny_config(max_molecules=8, devices="0,1"), tmp_path, progress=False)

@@ -35,11 +35,57 @@ def test_train_help_lists_every_registry_name(capsys, monkeypatch):
     (["--split", "/nonexistent/split.json"], "not found"),
     (["--strategy", "clustered", "--groups", "/nonexistent/groups.json"], "not found"),
     (["--strategy", "single", "--lambda", "0.1"], "has no option"),
+    (["--accelerator", "foo"], "unknown accelerator"),
+    (["--devices", "x"], "devices must be"),
+    (["--weight-decay", "-1"], "weight decay"),
+    (["--seed", "-5"], "seed must be"),
+    (["--early-stopping", "-1"], "early-stopping"),
+    (["--precision", "bf16-true"], "not supported"),
+    (["--hidden", "0"], "--hidden"),
+    (["--encoder", "painn", "--cutoff", "-1"], "--cutoff"),
 ])
 def test_train_bad_input_exits_2_with_one_line(tmp_path, capsys, args, words):
-    assert main(["train", "--out", str(tmp_path / "run"), *args]) == 2
+    assert main(["-q", "train", "--out", str(tmp_path / "run"), *args]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and len(err.splitlines()) == 1 and words in err, err
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without a GPU")
+def test_gpu_accelerator_without_gpu_exits_2(tmp_path, capsys):
+    assert main(["train", "--out", str(tmp_path / "run"), *TINY[:-3], "--accelerator", "gpu", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and len(err.splitlines()) == 1 and "CUDA" in err, err
+
+
+def test_csv_with_an_element_outside_the_models_exits_2(tmp_path, capsys):
+    lines = ["smiles,homo"] + [f"{s},{-7 + 0.01 * i}" for i, s in enumerate(["CCO", "CCC", "CCN", "CO", "CCCl"] * 8)]
+    (tmp_path / "mols.csv").write_text("\n".join(lines) + "\n")
+    args = ["--data", str(tmp_path / "mols.csv"), "--encoder", "gcn", "--hidden", "8", "--epochs", "1",
+            "--accelerator", "cpu", "--no-progress"]
+    assert main(["-q", "train", "--out", str(tmp_path / "run"), *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and len(err.splitlines()) == 1 and "Cl" in err, err
+
+
+@pytest.mark.parametrize("flag", [["--early-stopping", "5"], ["--protocol", "libmtl"], ["--compile"], ["--device-data"]])
+def test_resume_refuses_options_it_would_ignore(tmp_path, capsys, flag):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text("{}")
+    assert main(["train", "--out", str(run), "--resume", *flag]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and flag[0] in err, err
+
+
+def test_resume_with_a_broken_config_exits_2(tmp_path, capsys):
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "last.ckpt").write_bytes(b"")
+    for text in ("{not json", "[1, 2]"):
+        (run / "config.json").write_text(text)
+        assert main(["train", "--out", str(run), "--resume"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error:") and len(err.splitlines()) == 1 and "config" in err, err
 
 
 def test_resume_without_run_and_missing_model(tmp_path, capsys):
@@ -77,6 +123,10 @@ def test_train_then_evaluate_with_delta_m(tmp_path, capsys):
     # against its own stored test metrics (--stl-dir reads model.pt) Delta_m is exactly 0
     assert main(["evaluate", str(run), "--stl-dir", str(run), "--out", str(tmp_path / "self")]) == 0
     assert json.loads((tmp_path / "self" / "metrics.json").read_text())["delta_m_percent"] == pytest.approx(0.0, abs=1e-9)
+    # on the validation part the STL run's validation MAEs are the reference, not its test MAEs
+    assert main(["evaluate", str(run), "--split-part", "val", "--stl-dir", str(run), "--out", str(tmp_path / "v")]) == 0
+    assert json.loads((tmp_path / "v" / "metrics.json").read_text())["delta_m_percent"] == pytest.approx(0.0, abs=1e-9)
+    assert main(["evaluate", str(run), "--split-part", "val", "--stl-json", "libmtl"]) == 2
     # resume one more epoch from the last checkpoint
     assert main(["train", "--out", str(run), "--resume", "--epochs", "2", "--no-progress"]) == 0
     assert "model written" in capsys.readouterr().out
@@ -102,3 +152,15 @@ def test_libmtl_protocol_tiny_run(tmp_path, capsys):
     assert main(["evaluate", str(run), "--stl-json", "libmtl"]) == 0
     body = json.loads((run / "eval-test" / "metrics.json").read_text())
     assert len(body["delta_m_per_task_percent"]) == 11 and "Delta_m vs STL" in capsys.readouterr().out
+
+
+def test_protocol_encoder_name_is_case_insensitive():
+    """``--protocol libmtl --encoder MPNN`` is the protocol's own encoder: its widths and Set2Set heads stay."""
+    from molmtl.cli.train import build_config
+
+    none = dict(strategy=None, tasks=None, weighting=None, epochs=None, data=None, split=None, max_molecules=None,
+                groups=None, lam=None, group_lasso=None, hidden=None, layers=None, cutoff=None, batch_size=None,
+                lr=None, weight_decay=None, schedule=None, loss=None, seed=None, accelerator=None, devices=None,
+                precision=None, compile=False, early_stopping=None)
+    cfg = build_config(protocol="libmtl", encoder="MPNN", **none)
+    assert cfg.encoder == "mpnn" and cfg.head_hp == {"set2set": True} and cfg.encoder_hp["aggr"] == "mean"

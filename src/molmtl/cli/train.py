@@ -57,12 +57,18 @@ def _encoder_hp(encoder: str, hidden: int | None, layers: int | None, cutoff: fl
     accepted = inspect.signature(ENCODERS[key].__init__).parameters
     hp = {}
     if hidden is not None:
+        if hidden < 1:
+            raise InputError(f"--hidden must be a positive feature width, got {hidden}")
         hp["hidden"] = hidden
     if layers is not None:
+        if layers < 0:
+            raise InputError(f"--layers must be >= 0, got {layers}")
         hp["num_layers" if "num_layers" in accepted else "steps"] = layers
     if cutoff is not None:
         if "cutoff" not in accepted:
             raise InputError(f"encoder {key} has no cutoff (only 3D encoders do)")
+        if not cutoff > 0:
+            raise InputError(f"--cutoff must be a positive distance in Angstrom, got {cutoff}")
         hp["cutoff"] = cutoff
     return hp
 
@@ -79,6 +85,7 @@ def build_config(*, protocol: str, encoder, strategy, tasks, weighting, epochs, 
     if data is not None and not Path(data).is_file():
         raise InputError(f"CSV file not found: {data}")
     over: dict = {}
+    encoder = encoder.strip().lower() if encoder is not None else None  # "MPNN" is the protocol's "mpnn"
     enc = encoder or base.get("encoder", "painn")
     if encoder is not None or any(v is not None for v in (hidden, layers, cutoff)):
         over["encoder"] = enc
@@ -148,7 +155,7 @@ def register(app: typer.Typer) -> None:
         epochs: int = typer.Option(None, help="Training epochs (default: 100; libmtl 300)."),
         data: Path = typer.Option(None, help="A CSV of SMILES + target columns instead of QM9 (NaN = missing)."),
         split: str = typer.Option(None, help="random, random:SEED, scaffold, or a split .json (default: random)."),
-        max_molecules: int = typer.Option(None, help="Quick runs: first N training molecules (N/5 validation and test)."),
+        max_molecules: int = typer.Option(None, help="Quick runs: first N training molecules (and N/5, at least 16, of validation and test)."),
         groups: Path = typer.Option(None, help="Task grouping file for --strategy clustered."),
         lam: float = typer.Option(None, "--lambda", help="Soft-sharing (and MRN) penalty strength."),
         group_lasso: float = typer.Option(None, help="Group-lasso weight on the heads' first layer (hard, clustered)."),
@@ -180,7 +187,9 @@ def register(app: typer.Typer) -> None:
                                         split=split, max_molecules=max_molecules, groups=groups, lam=lam,
                                         group_lasso=group_lasso, hidden=hidden, layers=layers, cutoff=cutoff,
                                         batch_size=batch_size, lr=lr, weight_decay=weight_decay, schedule=schedule,
-                                        loss=loss, seed=seed, precision=precision).items() if v is not None]
+                                        loss=loss, seed=seed, precision=precision, early_stopping=early_stopping,
+                                        protocol=None if protocol == "standard" else protocol,
+                                        compile=compile or None, device_data=device_data or None).items() if v is not None]
             if given:
                 raise InputError(f"--resume continues the run in {out} with its saved config; only --epochs, "
                                  f"--accelerator and --devices may change (got --{given[0].replace('_', '-')})")
@@ -223,10 +232,14 @@ def register(app: typer.Typer) -> None:
         if stl_dir is not None and stl_json is not None:
             raise InputError("give --stl-dir or --stl-json, not both")
         stl = None
-        if stl_json is not None:
-            stl = dict(LIBMTL_STL_MAE) if stl_json.strip().lower() == "libmtl" else read_stl_maes(stl_json)
+        if stl_json is not None and stl_json.strip().lower() == "libmtl":
+            if split_part != "test":
+                raise InputError(f"Nash-MTL's STL numbers are test MAEs; evaluate the test part, not {split_part}")
+            stl = dict(LIBMTL_STL_MAE)
+        elif stl_json is not None:
+            stl = read_stl_maes(stl_json, split_part)
         elif stl_dir is not None:
-            stl = read_stl_maes(stl_dir)
+            stl = read_stl_maes(stl_dir, split_part)
         trained = load_model(model)
         folder = model if model.is_dir() else model.parent
         result = evaluate_model(trained, split_part, out or folder / f"eval-{split_part}", stl=stl)

@@ -16,6 +16,25 @@ from molmtl.errors import InputError
 from molmtl.targets import TARGET_KEYS
 
 
+#: Lightning's accelerator names that molmtl runs on (not mps: the target scaler keeps float64 buffers).
+ACCELERATORS = ("cpu", "gpu", "cuda", "auto")
+
+
+def _valid_devices(devices) -> bool:
+    """``auto``, a positive count, -1 (all), or a comma-separated list of device indices (Lightning's forms)."""
+    if isinstance(devices, bool):
+        return False
+    if isinstance(devices, int):
+        return devices > 0 or devices == -1
+    if isinstance(devices, (list, tuple)):
+        return len(devices) > 0 and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in devices)
+    text = str(devices).strip()
+    if text in ("auto", "-1"):
+        return True
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    return bool(parts) and all(p.isdigit() for p in parts) and (len(parts) > 1 or text.endswith(",") or int(parts[0]) > 0)
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Hyper-parameters of one training run (defaults: a small PaiNN with hard sharing)."""
@@ -59,6 +78,7 @@ class TrainConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "tasks", tuple(self.tasks))
+        object.__setattr__(self, "accelerator", str(self.accelerator).strip().lower())  # Lightning's names are lower case
         if self.split_sizes is not None:
             object.__setattr__(self, "split_sizes", tuple(int(v) for v in self.split_sizes))
         self.validate()
@@ -81,8 +101,19 @@ class TrainConfig:
             raise InputError(f"unknown LR schedule {self.schedule!r}; use cosine or plateau")
         if self.normalization not in ("element", "zscore"):
             raise InputError(f"unknown normalization {self.normalization!r}; use element or zscore")
-        if self.precision not in ("32-true", "32", "bf16-mixed", "bf16-true"):
+        # bf16-true would cast the scaler's float64 references (and the float32 heads) to bf16
+        if self.precision not in ("32-true", "32", "bf16-mixed"):
             raise InputError(f"precision {self.precision!r} is not supported; use 32-true or bf16-mixed")
+        if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
+            raise InputError(f"weight decay must be a number >= 0, got {self.weight_decay}")
+        if not 0 <= int(self.seed) < 2**32:
+            raise InputError(f"seed must be an integer from 0 to 2**32 - 1, got {self.seed}")
+        if self.early_stopping is not None and int(self.early_stopping) < 0:
+            raise InputError(f"early-stopping patience must be >= 0 epochs (0: off), got {self.early_stopping}")
+        if self.accelerator not in ACCELERATORS:
+            raise InputError(f"unknown accelerator {self.accelerator!r}; use {', '.join(ACCELERATORS)}")
+        if not _valid_devices(self.devices):
+            raise InputError(f"devices must be a positive number, -1 (all) or auto, got {self.devices!r}")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

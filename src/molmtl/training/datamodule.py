@@ -96,6 +96,7 @@ def _qm9_data(config, *, graph: bool, geometry: bool) -> TrainingData:
 
 def _csv_data(config, *, graph: bool, geometry: bool) -> TrainingData:
     from molmtl.chem.parse import from_smiles
+    from molmtl.chem.validate import require_supported
     from molmtl.data.csv import read_csv
 
     table = read_csv(config.data)
@@ -123,6 +124,9 @@ def _csv_data(config, *, graph: bool, geometry: bool) -> TrainingData:
 
     def part(rows):
         mols = [from_smiles(table.smiles[r], embed=geometry, name=table.names[r]) for r in rows]
+        for mol in mols:  # the models embed and reference H, C, N, O and F only
+            require_supported(mol, allow_charged=True, allow_open_shell=True,
+                              method="molmtl training (elements H, C, N, O and F only)")
         return MolDataset(mols, targets, labels[rows], graph=graph, geometry=geometry)
 
     return TrainingData(targets, split, part(split.train), part(split.val), part(split.test), str(config.data))
@@ -154,7 +158,9 @@ class PaddedLoader:
 
     No DataLoader, no collate, no host-to-device copy per step. Each epoch draws a new
     permutation (seeded by ``seed`` and the epoch) and, under DDP, keeps every ``world``-th
-    molecule from ``rank`` on (the DistributedSampler's rule).
+    molecule from ``rank`` on (the DistributedSampler's rule): the permutation is first padded
+    with its own head to a multiple of ``world``, so every process takes the same number of
+    steps (an extra step on one process would hang the others' gradient all-reduce).
     """
 
     def __init__(self, data, batch_size: int, *, shuffle: bool, seed: int = 0, rank: int = 0, world: int = 1):
@@ -162,7 +168,7 @@ class PaddedLoader:
         self.rank, self.world, self.epoch = rank, world, 0
 
     def _local(self) -> int:
-        return len(range(self.rank, len(self.data), self.world))
+        return -(-len(self.data) // self.world)  # the same on every process
 
     def __len__(self) -> int:
         return -(-self._local() // self.batch_size)
@@ -175,6 +181,9 @@ class PaddedLoader:
         else:
             order = torch.arange(n)
         self.epoch += 1
+        total = self._local() * self.world
+        if total > n:  # pad as DistributedSampler does: repeat the head of the permutation
+            order = order.repeat(-(-total // n))[:total]
         order = order[self.rank :: self.world].to(device)
         for start in range(0, len(order), self.batch_size):
             yield self.data.batch(order[start : start + self.batch_size])

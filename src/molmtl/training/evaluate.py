@@ -79,29 +79,32 @@ def delta_m(mae: Mapping[str, float], mae_stl: Mapping[str, float]) -> tuple[flo
     return float(np.mean(list(per.values()))), per
 
 
-def read_stl_maes(path: str | Path) -> dict[str, float]:
-    """Per-task test MAE (display units) of an STL run: a run folder / model file (its stored test
-    metrics), an ``evaluate`` folder or ``metrics.json``, or a JSON ``{key: mae}``."""
+def read_stl_maes(path: str | Path, part: str = "test") -> dict[str, float]:
+    """Per-task MAE (display units) on split part ``part`` (val or test; the model file stores
+    both) of an STL run: a run folder / model file (its stored metrics), an ``evaluate`` folder or
+    ``metrics.json`` (InputError if it is for another part), or a JSON ``{key: mae}``."""
     path = Path(path)
     if path.is_dir():
         for name in ("metrics.json", "model.pt"):
             if (path / name).is_file():
-                return read_stl_maes(path / name)
+                return read_stl_maes(path / name, part)
         raise NotFoundError(f"{path} holds neither metrics.json nor model.pt")
     if not path.is_file():
         raise NotFoundError(f"STL results not found: {path}")
     if path.suffix == ".pt":
         from molmtl.training.modelfile import read_model_file
 
-        test = read_model_file(path).get("metrics", {}).get("test")
-        if not test:
-            raise InputError(f"{path} stores no test metrics")
-        return {r["key"]: float(r["mae"]) for r in test}
+        rows = read_model_file(path).get("metrics", {}).get(part)
+        if not rows:
+            raise InputError(f"{path} stores no {part} metrics")
+        return {r["key"]: float(r["mae"]) for r in rows}
     try:
         body = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise InputError(f"{path} is not JSON: {exc}") from None
     if isinstance(body, dict) and "targets" in body:
+        if body.get("part") not in (None, part):  # Delta_m compares the same molecules only
+            raise InputError(f"{path} holds {body['part']} metrics, but this evaluation is on the {part} part")
         return {r["key"]: float(r["mae"]) for r in body["targets"]}
     if isinstance(body, dict) and all(isinstance(v, (int, float)) for v in body.values()):
         return {k: float(v) for k, v in body.items()}

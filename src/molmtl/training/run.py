@@ -14,6 +14,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 
 from molmtl.data.cache import atomic_path
 from molmtl.errors import InputError
@@ -52,7 +53,13 @@ def read_run_config(out_dir: str | Path) -> TrainConfig:
     path = config_path(out_dir)
     if not path.is_file():
         raise InputError(f"{out_dir} holds no config.json, so there is no run to resume there")
-    return TrainConfig.from_dict(json.loads(path.read_text()))
+    try:
+        body = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path} is not a readable run config ({exc}), so the run cannot be resumed") from None
+    if not isinstance(body, dict):
+        raise InputError(f"{path} is not a run config (a JSON object), so the run cannot be resumed")
+    return TrainConfig.from_dict(body)
 
 
 def _validation_loss(model: TrainedModel, dataset, loss: str, batch_size: int = 256) -> list[float]:
@@ -88,6 +95,8 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, pro
     last = out / "checkpoints" / "last.ckpt"
     if resume and not last.is_file():
         raise InputError(f"cannot resume: {last} does not exist")
+    if config.accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise InputError(f"accelerator {config.accelerator!r} needs a CUDA GPU, and torch sees none here; use cpu or auto")
     L.seed_everything(config.seed, workers=True, verbose=False)
     enc = encoder_class(config)
     data = load_training_data(config, graph=enc.needs_graph, geometry=enc.needs_geometry)
@@ -111,12 +120,16 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, pro
         callbacks.append(L.pytorch.callbacks.EarlyStopping(monitor="val_loss", mode="min", patience=config.early_stopping))
     loggers = [L.pytorch.loggers.CSVLogger(out, name="logs"),
                L.pytorch.loggers.TensorBoardLogger(out, name="tensorboard", default_hp_metric=False)]
-    trainer = L.Trainer(
-        max_epochs=config.epochs, accelerator=config.accelerator, devices=config.devices,
-        precision=config.precision, callbacks=callbacks, logger=loggers, enable_progress_bar=progress,
-        enable_model_summary=False, log_every_n_steps=max(1, min(50, module.steps_per_epoch)),
-        num_sanity_val_steps=0, default_root_dir=out,
-    )
+    try:
+        trainer = L.Trainer(
+            max_epochs=config.epochs, accelerator=config.accelerator, devices=config.devices,
+            precision=config.precision, callbacks=callbacks, logger=loggers, enable_progress_bar=progress,
+            enable_model_summary=False, log_every_n_steps=max(1, min(50, module.steps_per_epoch)),
+            num_sanity_val_steps=0, default_root_dir=out,
+        )
+    except (ValueError, TypeError, MisconfigurationException) as exc:  # devices/accelerator this machine lacks
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"cannot train with accelerator={config.accelerator!r}, devices={config.devices!r} here: {first}") from None
     trainer.fit(module, datamodule=dm, ckpt_path=str(last) if resume else None)
 
     if ckpt.best_model_path:  # the best-validation weights, not the last epoch's
