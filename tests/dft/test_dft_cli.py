@@ -50,3 +50,14 @@ def test_isotope_labels_are_reported_in_results(capsys):
     assert main(["dft", "xtb", "[2H]O[2H]", "--no-opt", "--no-freq", "--json", "--no-store"]) == 0
     warnings = json.loads(capsys.readouterr().out)["warnings"]
     assert warnings[0].startswith("GFN2-xTB") and any("isotope labels (2H)" in w for w in warnings)
+
+
+def test_json_output_is_strict_json():
+    import json
+    import math
+
+    from molmtl.cli.dft import _finite
+
+    out = _finite({"lumo": math.nan, "homo": -0.3, "rows": [math.inf, 1.0], "name": "H2"})
+    assert out == {"lumo": None, "homo": -0.3, "rows": [None, 1.0], "name": "H2"}
+    json.dumps(out, allow_nan=False)

@@ -129,3 +129,10 @@ def test_padded_batches_trim_and_sort(qm9_small):
     random = list(padded.batches(8, shuffle=True, generator=torch.Generator().manual_seed(1), trim_to=1))
     assert sum(b.z.shape[1] for b in list(padded.batches(8, shuffle=True, generator=g, trim_to=1, sort_window=40))) \
         <= sum(b.z.shape[1] for b in random)
+
+
+def test_qm9_dataset_refuses_a_users_own_target(qm9_small):
+    from molmtl.targets import custom_target, get_target
+
+    with pytest.raises(InputError, match="QM9 has no labels for logS"):
+        MolDataset(qm9_small, [get_target("U0"), custom_target("logS")])

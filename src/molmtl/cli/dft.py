@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from pathlib import Path
 from typing import Optional
 
@@ -30,12 +31,23 @@ def _protocol(opt: bool, thermo: bool, polar: bool, device: str, xtb_preopt: boo
                        density_fit=density_fit)
 
 
+def _finite(value):
+    """NaN/inf (e.g. xTB's LUMO when there is no virtual orbital) -> null, so the JSON is strict."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
 def _emit(key: str, result, cached: bool, as_json: bool) -> None:
     if as_json:
         out = {"key": key, "cached": cached, "method": result.method, "device": result.device,
                "properties": result.properties, "units": result.property_units(), "raw": result.raw,
                "timings_s": result.timings_s, "n_imaginary": result.n_imaginary, "warnings": result.warnings}
-        typer.echo(json.dumps(out, indent=2))
+        typer.echo(json.dumps(_finite(out), indent=2, allow_nan=False))
     else:
         typer.echo(f"key: {key}{' (cached)' if cached else ''}")
         typer.echo(result.table())

@@ -115,6 +115,14 @@ def cached_graphs(smiles: Sequence[str], atomic_numbers=None, folder: str | Path
     return graphs
 
 
+def _qm9_columns(targets) -> list[int]:
+    """Columns of QM9's target table for ``targets``; a user's own target has none."""
+    custom = [t.key for t in targets if t.index < 0]
+    if custom:
+        raise InputError(f"QM9 has no labels for {', '.join(custom)}; QM9's targets are its 19 registry keys")
+    return [t.index for t in targets]
+
+
 def _resolve_targets(targets) -> tuple:
     keys = TARGET_KEYS if targets is None else tuple(targets)
     return tuple(get_target(k) if isinstance(k, str) else k for k in keys)
@@ -143,7 +151,7 @@ class MolDataset(Dataset):
         self.graph, self.geometry = graph, geometry
         if hasattr(source, "offsets") and hasattr(source, "targets"):  # a QM9 object
             self.z, self.pos, self.offsets = source.z.astype(np.int64), source.pos, np.asarray(source.offsets)
-            self.y = np.ascontiguousarray(source.targets[:, [t.index for t in self.targets]], dtype=np.float64)
+            self.y = np.ascontiguousarray(source.targets[:, _qm9_columns(self.targets)], dtype=np.float64)
             smiles = list(source.canonical_smiles)
         else:
             mols: list[Molecule] = list(source)
@@ -257,7 +265,7 @@ class PaddedDataset:
         z = np.zeros((len(counts), n_max), np.int64)
         pos = np.zeros((len(counts), n_max, 3), np.float32)
         z[mol, slot], pos[mol, slot] = qm9.z, qm9.pos
-        y = np.ascontiguousarray(qm9.targets[:, [t.index for t in targets]], dtype=np.float64)
+        y = np.ascontiguousarray(qm9.targets[:, _qm9_columns(targets)], dtype=np.float64)
         z_t = torch.from_numpy(z)
         return cls(z_t, torch.from_numpy(pos), z_t > 0, torch.from_numpy(y))
 

@@ -116,7 +116,7 @@ class ResultStore:
     def _connect(self) -> sqlite3.Connection:
         con = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)  # autocommit; explicit BEGIN below
         con.execute("PRAGMA journal_mode=WAL")
-        con.execute("PRAGMA synchronous=NORMAL")
+        con.execute("PRAGMA synchronous=FULL")  # a committed result survives power loss, not only a killed process
         return con
 
     def _write(self, sql: str, params: tuple) -> None:
