@@ -27,11 +27,9 @@ def water() -> Molecule:
 
 
 @pytest.fixture(scope="session")
-def qm9_small():
+def qm9_small(qm9):
     """QM9 ids 1..6 (CH4, NH3, H2O, C2H2, HCN, CH2O) with their labels."""
-    from molmtl.data.qm9 import load_qm9
-
-    ds = load_qm9()
+    ds = qm9
     return {i: (ds.molecule(ds.position_of_index(i)), ds.raw_record(ds.position_of_index(i)),
                 ds.extras(ds.position_of_index(i))) for i in range(1, 7)}
 

@@ -1,4 +1,4 @@
-"""Small QM9 samples shared by the model tests (the QM9 cache is prepared on first use)."""
+"""Small QM9 samples shared by the model tests (``qm9`` comes from the root conftest)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,6 @@ import pytest
 import torch
 
 from molmtl.data.batching import MolDataset, collate
-
-
-@pytest.fixture(scope="session")
-def qm9():
-    from molmtl.data.qm9 import load_qm9
-
-    return load_qm9()
 
 
 @pytest.fixture(scope="session")
@@ -33,11 +26,6 @@ def batch8(dataset8):
 
 
 @pytest.fixture(autouse=True)
-def _seed_and_one_thread():
-    """Seed, and one CPU thread: these tensors are tiny, and with the cores shared, OpenMP threads
-    waiting on each other made small matmuls ~50x slower than one thread."""
+def _seed():
+    """Same initial weights in every test (the root conftest already limits torch to one thread)."""
     torch.manual_seed(0)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
