@@ -13,6 +13,7 @@ import typer
 dft_app = typer.Typer(help="DFT at QM9's level (B3LYP/6-31G(2df,p), Gaussian conventions) and a GFN2-xTB fast tier.",
                       no_args_is_help=True)
 
+UseStoreOption = typer.Option(True, "--store-results/--no-store", help="Read and write the results store.")
 StoreOption = typer.Option(None, "--store", help="SQLite results store (default: $MOLMTL_DFT_STORE or <cache>/dft.sqlite).")
 MoleculeArg = typer.Argument(..., help="SMILES (embedded with RDKit ETKDG+MMFF), QM9 id (e.g. qm9:1; QM9 geometry), or .xyz/.sdf file.")
 
@@ -71,7 +72,7 @@ def run(
     density_fit: bool = typer.Option(False, "--density-fit", help="Density fitting: faster, ~0.1 mHa from exact."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object; properties in the registry's units."),
     store: Optional[Path] = StoreOption,
-    use_store: bool = typer.Option(True, "--store-results/--no-store", help="Read and write the results store."),
+    use_store: bool = UseStoreOption,
     force: bool = typer.Option(False, "--force", help="Recompute even if the store has the result."),
 ) -> None:
     """Run QM9's protocol on one molecule and print all properties with units and timings."""
@@ -83,7 +84,7 @@ def run(
     if thermo and mol.n_atoms > 6 and device != "gpu" and basis is None:
         logging.getLogger("molmtl.dft").warning(
             "the analytic Hessian of %d atoms takes tens of minutes on a few CPU cores; "
-            "--no-thermo gives the other properties in about a minute", mol.n_atoms)
+            "--no-thermo gives the other properties in minutes (an 18-atom single point: ~5 min on 2 cores)", mol.n_atoms)
     key, result, cached = calculate(mol, proto, _store(store, use_store), force=force)
     _emit(key, result, cached, as_json)
 
@@ -95,7 +96,7 @@ def xtb(
     freq: bool = typer.Option(True, "--freq/--no-freq", help="Finite-difference Hessian: frequencies and thermochemistry."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object."),
     store: Optional[Path] = StoreOption,
-    use_store: bool = typer.Option(True, "--store-results/--no-store", help="Read and write the results store."),
+    use_store: bool = UseStoreOption,
 ) -> None:
     """Quick GFN2-xTB estimate (a different level of theory from QM9's, labelled as such)."""
     from molmtl.chem.parse import read_molecule
