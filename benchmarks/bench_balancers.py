@@ -93,7 +93,7 @@ def main(argv=None) -> None:
     p.add_argument("--batch-size", type=int, default=32, help="molecules per step")
     p.add_argument("--steps", type=int, default=20, help="timed steps per balancer")
     p.add_argument("--warmup", type=int, default=3, help="untimed steps first")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: torch's default)")
     p.add_argument("--balancers", default=",".join(BALANCERS), help="comma-separated names")
     p.add_argument("--jacobian", default="params", choices=["params", "features"],
                    help="torchjd balancers: exact Jacobian w.r.t. shared parameters, or w.r.t. the representation")
@@ -101,7 +101,8 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     warnings.filterwarnings("ignore")  # cvxpy's DPP notice for Nash-MTL, once per solve
-    torch.set_num_threads(args.threads)
+    if args.threads > 0:  # 0: torch's default
+        torch.set_num_threads(args.threads)
 
     load_start = os.getloadavg()[0]
     batch = qm9_batch(args.batch_size).to(args.device)

@@ -30,6 +30,7 @@ from molmtl.models.base import MolBatch
 from molmtl.models.heads import make_head, make_heads
 from molmtl.models.normalize import TargetScaler
 from molmtl.models.painn import PaiNN
+from molmtl.mtl._parts import HeadBank
 from molmtl.targets import TARGETS
 
 log = logging.getLogger("bench_encoders")
@@ -69,22 +70,29 @@ def make_schnet(n_out: int, cutoff: float = 10.0) -> nn.Module:
 
 
 class PaiNNMultiHead(nn.Module):
-    """PaiNN encoder shared by one head per target (hard sharing): 19 TaskHeads, or FusedHeads."""
+    """PaiNN encoder shared by one head per target (hard sharing).
 
-    def __init__(self, fused: bool, **kw):
+    ``heads``: ``"loop"`` (19 TaskHeads called one by one), ``"bank"`` (the HeadBank that
+    ``molmtl train --strategy hard`` uses: the same 19 TaskHeads, evaluated stacked) or
+    ``"fused"`` (FusedHeads: one set of fused parameters).
+    """
+
+    def __init__(self, heads: str, **kw):
         super().__init__()
         self.encoder = PaiNN(**kw)
-        self.fused = fused
-        if fused:
+        self.kind = heads
+        if heads == "fused":
             self.heads = make_heads(TARGETS, self.encoder.out_dim)
+        elif heads == "bank":
+            self.heads = HeadBank(TARGETS, make_head, self.encoder.out_dim)
         else:
             self.heads = nn.ModuleList(make_head(t, self.encoder.out_dim) for t in TARGETS)
 
     def forward(self, batch: MolBatch) -> Tensor:
         feats = self.encoder(batch)
-        if self.fused:
-            return self.heads(feats)
-        return torch.stack([h(feats) for h in self.heads], dim=1)
+        if self.kind == "loop":
+            return torch.stack([h(feats) for h in self.heads], dim=1)
+        return self.heads(feats)
 
 
 def masked_mse(pred: Tensor, target: Tensor) -> Tensor:
@@ -155,7 +163,7 @@ def main(argv=None) -> None:
                         "threads waiting on each other made small matmuls ~50x slower")
     p.add_argument("--trim-to", type=int, default=0,
                    help="PaiNN batches: molecules sorted by size, atom axis cut to a multiple of this (0: pad to 29)")
-    p.add_argument("--fused-only", action="store_true", help="skip PaiNN with 19 separate TaskHeads")
+    p.add_argument("--fused-only", action="store_true", help="skip PaiNN with 19 TaskHeads (one by one and stacked)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -184,10 +192,14 @@ def main(argv=None) -> None:
     painn_inputs = [(b,) for b in batches]
     results = []
     if not args.fused_only:
-        painn = PaiNNMultiHead(False, compile=args.compile, bf16=args.bf16).to(device)
-        results.append(time_model("painn + 19 TaskHeads", painn, painn_inputs, targets, **timing))
+        painn = PaiNNMultiHead("loop", compile=args.compile, bf16=args.bf16).to(device)
+        results.append(time_model("painn + 19 TaskHeads, one by one", painn, painn_inputs, targets, **timing))
         del painn
-    painn = PaiNNMultiHead(True, compile=args.compile, bf16=args.bf16).to(device)
+        painn = PaiNNMultiHead("bank", compile=args.compile, bf16=args.bf16).to(device)
+        results.append(time_model("painn + HeadBank(19), stacked (molmtl train's hard sharing)", painn,
+                                  painn_inputs, targets, **timing))
+        del painn
+    painn = PaiNNMultiHead("fused", compile=args.compile, bf16=args.bf16).to(device)
     results.append(time_model("painn + FusedHeads(19)", painn, painn_inputs, targets, **timing))
     del painn
     schnet = make_schnet(len(TARGETS)).to(device)

@@ -57,10 +57,9 @@ class Molecule:
 
     @property
     def symbols(self) -> list[str]:
-        from rdkit.Chem import GetPeriodicTable
+        from molmtl.chem.elements import symbol
 
-        table = GetPeriodicTable()
-        return [table.GetElementSymbol(int(z)) for z in self.atomic_numbers]
+        return [symbol(z) for z in self.atomic_numbers]
 
     @property
     def formula(self) -> str:

@@ -74,7 +74,7 @@ def from_xyz_text(text: str, *, name: str | None = None, charge: int = 0, multip
 
     The multiplicity defaults to the lowest one the electron count allows (1 or 2).
     """
-    from rdkit.Chem import GetPeriodicTable
+    from molmtl.chem.elements import NUMBERS
 
     label = name or "XYZ input"
     lines = text.splitlines()
@@ -89,21 +89,13 @@ def from_xyz_text(text: str, *, name: str | None = None, charge: int = 0, multip
     body = [ln for ln in lines[2 : 2 + n]]
     if len(body) < n or any(not ln.strip() for ln in body):
         raise InputError(f"{label}: the XYZ header says {n} atoms but fewer coordinate lines follow")
-    table = GetPeriodicTable()
     z, pos = [], []
     for i, line in enumerate(body, start=3):
         parts = line.split()
         if len(parts) < 4:
             raise InputError(f"{label}, line {i}: expected 'symbol x y z', got {line.strip()!r}")
         sym = parts[0]
-        if sym.isdigit():
-            number = int(sym)
-        else:
-            with quiet_rdkit():
-                try:
-                    number = table.GetAtomicNumber(sym.capitalize())
-                except RuntimeError:
-                    number = -1
+        number = int(sym) if sym.isdigit() else NUMBERS.get(sym.capitalize(), -1)
         if not 0 < number <= 118:
             raise InputError(f"{label}, line {i}: {sym!r} is not a chemical element")
         z.append(number)
@@ -117,9 +109,13 @@ def from_xyz_text(text: str, *, name: str | None = None, charge: int = 0, multip
 
 
 def xyz_to_smiles(mol: Molecule) -> str | None:
-    """SMILES perceived from a geometry (RDKit's DetermineBonds); None where perception fails."""
-    from rdkit import Chem
-    from rdkit.Chem import rdDetermineBonds
+    """SMILES perceived from a geometry (RDKit's DetermineBonds); None where perception fails or
+    RDKit is missing (a GPU node may run DFT on XYZ input without it)."""
+    try:
+        from rdkit import Chem
+        from rdkit.Chem import rdDetermineBonds
+    except ImportError:
+        return None
 
     block = mol.to_xyz(comment="")
     with quiet_rdkit():

@@ -166,7 +166,7 @@ def register(app: typer.Typer) -> None:
         lr: float = typer.Option(None, help="Peak learning rate (default: 5e-4)."),
         weight_decay: float = typer.Option(None, help="AdamW weight decay (default: 0)."),
         schedule: str = typer.Option(None, help="LR schedule: cosine (warm-up + cosine) or plateau."),
-        loss: str = typer.Option(None, help="Per-task loss on normalized targets: mse or l1."),
+        loss: str = typer.Option(None, help="Per-task loss on normalized targets: mse or l1 (default: l1; libmtl: mse)."),
         early_stopping: int = typer.Option(None, help="Patience in epochs (0: off; default: 30)."),
         seed: int = typer.Option(None, help="Random seed (default: 0)."),
         accelerator: str = typer.Option(None, help="cpu, gpu or auto (default: auto)."),
@@ -175,7 +175,8 @@ def register(app: typer.Typer) -> None:
         compile: bool = typer.Option(False, "--compile", help="torch.compile the model (GPU)."),
         device_data: bool = typer.Option(False, "--device-data", help="QM9 + 3D encoder: keep the padded training set on the GPU (no DataLoader)."),
         resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint and config."),
-        progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+        progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar (else one log line per epoch)."),
+        time_limit: float = typer.Option(None, help="Wall-clock budget of this invocation in seconds: stop at the last epoch boundary inside it, write the model, and continue later with --resume."),
     ) -> None:
         """Train a multi-task model on QM9 (or a CSV) and write OUT/model.pt."""
         from molmtl.training.run import read_run_config, train
@@ -192,7 +193,7 @@ def register(app: typer.Typer) -> None:
                                         compile=compile or None, device_data=device_data or None).items() if v is not None]
             if given:
                 raise InputError(f"--resume continues the run in {out} with its saved config; only --epochs, "
-                                 f"--accelerator and --devices may change (got --{given[0].replace('_', '-')})")
+                                 f"--accelerator, --devices, --time-limit and --progress may change (got --{given[0].replace('_', '-')})")
             config = read_run_config(out)
             if devices is not None:
                 config = config.replace(devices=int(devices) if devices.isdigit() else devices)
@@ -211,7 +212,9 @@ def register(app: typer.Typer) -> None:
             if device_data:
                 config = config.replace(device_data=True)
             _check_names(config)
-        result = train(config, out, resume=resume, progress=progress)
+        if time_limit is not None and not time_limit > 0:
+            raise InputError(f"--time-limit must be a positive number of seconds, got {time_limit}")
+        result = train(config, out, resume=resume, progress=progress, time_limit=time_limit)
         typer.echo(f"model written to {result.model_path}")
         for r in result.metrics.get("test", []):
             typer.echo(f"  test MAE {r['key']:>8}: {r['mae']:.4g} {r['unit']}")

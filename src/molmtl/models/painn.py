@@ -254,8 +254,10 @@ class PaiNN(Encoder):
             if self._compiled is None:
                 self._compiled = torch.compile(self._layers, dynamic=False)
             layers = self._compiled
-        use_bf16 = self.bf16 and pos.is_cuda
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
+        if self.bf16 and pos.is_cuda:
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                s, v = layers(z, pos, mask)
+        else:  # no autocast context here: enabled=False would switch off an outer one (Lightning's bf16-mixed)
             s, v = layers(z, pos, mask)
         return AtomFeatures(h=s.float(), mask=mask, z=z, pos=pos, vec=v.float())
 

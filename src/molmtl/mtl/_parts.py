@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from molmtl.errors import InputError
 from molmtl.models.base import AtomFeatures, Encoder
+from molmtl.models.heads import stackable, stacked_heads
 from molmtl.mtl.base import EncoderFactory, HeadFactory
 from molmtl.targets import TARGET_KEYS, Target, get_target
 
@@ -57,13 +58,20 @@ class HeadBank(nn.Module):
         self.keys = tuple(t.key for t in targets)
         # ModuleDict keys must not clash with nn.Module attributes; prefix them.
         self.heads = nn.ModuleDict({f"t_{t.key}": head_factory(t, in_dim) for t in targets})
+        readouts = [getattr(self.heads[f"t_{t.key}"], "readout", None) for t in targets]
+        self.register_buffer("_is_mean", torch.tensor([r == "mean" for r in readouts]), persistent=False)
+        self.register_buffer("_dipole_idx", torch.tensor([i for i, r in enumerate(readouts) if r == "dipole"],
+                                                         dtype=torch.long), persistent=False)
 
     def head(self, key: str) -> nn.Module:
         return self.heads[f"t_{key}"]
 
     def forward(self, feats: AtomFeatures) -> Tensor:
-        """``(B, T)`` predictions, columns in task order."""
-        return torch.stack([self.head(k)(feats).reshape(-1) for k in self.keys], dim=1)
+        """``(B, T)`` predictions, columns in task order (plain task heads are evaluated stacked)."""
+        heads = [self.head(k) for k in self.keys]
+        if len(heads) > 1 and stackable(heads):
+            return stacked_heads(heads, feats, self._is_mean, self._dipole_idx)
+        return torch.stack([h(feats).reshape(-1) for h in heads], dim=1)
 
 
 def first_linear(head: nn.Module, in_dim: int) -> nn.Linear:

@@ -70,10 +70,11 @@ class Balancer(nn.Module):
     """Turns per-task losses into gradients on the strategy's parameters.
 
     ``backward`` must leave ``.grad`` set on every trainable parameter of the strategy (and of
-    the balancer itself, e.g. uncertainty weights) and return a dict of floats to log.
+    the balancer itself, e.g. uncertainty weights) and return a dict of values to log: floats or
+    0-d tensors (tensors stay on the device, so logging them costs no host-device sync).
     """
 
-    def backward(self, losses: Tensor, strategy: Strategy, output: StrategyOutput, penalty: Tensor) -> dict[str, float]:  # pragma: no cover
+    def backward(self, losses: Tensor, strategy: Strategy, output: StrategyOutput, penalty: Tensor) -> dict[str, float | Tensor]:  # pragma: no cover
         raise NotImplementedError
 
 

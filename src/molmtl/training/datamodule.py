@@ -194,6 +194,8 @@ class MolDataModule(L.LightningDataModule):
 
     Args:
         data: the :class:`TrainingData`.
+        device_data: QM9 only: pad the training and validation parts once and keep them on the
+            device (:class:`PaddedLoader`), instead of a DataLoader collating every epoch.
         batch_size: molecules per batch (per device under DDP).
         graph, geometry: what batches carry (the encoder's needs).
         num_workers: DataLoader worker processes.
@@ -208,6 +210,7 @@ class MolDataModule(L.LightningDataModule):
         if device_data and (graph or not geometry or data.qm9_parts is None):
             raise InputError("device-resident data works for QM9 with 3D encoders only (not CSV files or 2D graphs)")
         self.device_data = device_data
+        self.n_train = len(data.train)
         self._padded: dict = {}
 
     def _padded_loader(self, part: str, shuffle: bool) -> PaddedLoader:
@@ -233,7 +236,7 @@ class MolDataModule(L.LightningDataModule):
         return self._padded_loader("train", True) if self.device_data else self._loader(self.data.train, True)
 
     def val_dataloader(self):
-        return self._loader(self.data.val, False)
+        return self._padded_loader("val", False) if self.device_data else self._loader(self.data.val, False)
 
     def test_dataloader(self) -> DataLoader:
         return self._loader(self.data.test, False)

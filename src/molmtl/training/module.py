@@ -25,6 +25,22 @@ from molmtl.mtl.base import masked_task_losses
 from molmtl.training.config import TrainConfig, lr_factor
 
 
+def _compiled_forward(strategy):
+    """The strategy's forward under ``torch.compile``.
+
+    Encoders that compile their own static-shape core (PaiNN's ``compile`` flag: the layers,
+    ``dynamic=False``, on CUDA only) are switched to it, and the strategy itself stays eager (its
+    heads and masking vary little in cost). Otherwise the whole strategy is wrapped; the wrapper
+    is kept outside the module tree so ``state_dict`` keys stay plain.
+    """
+    own = [m for m in strategy.modules() if isinstance(getattr(m, "compile", None), bool) and hasattr(m, "_compiled")]
+    if own:
+        for m in own:
+            m.compile = True
+        return strategy
+    return torch.compile(strategy)
+
+
 class MTLModule(L.LightningModule):
     """Strategy + balancer + target scaler, trained with AdamW.
 
@@ -37,7 +53,8 @@ class MTLModule(L.LightningModule):
         steps_per_epoch: optimizer steps per epoch (for the cosine schedule's length).
 
     Logged: ``train_loss`` (mean normalized task loss), ``val_loss`` (mean over tasks of the
-    validation MSE in normalized units: every task counts the same, whatever its unit),
+    validation loss, MSE or L1 as ``config.loss``, in normalized units: every task counts the
+    same, whatever its unit; it selects the best checkpoint),
     ``val_mae/<key>`` (registry units), and the balancer's weights.
     """
 
@@ -47,8 +64,7 @@ class MTLModule(L.LightningModule):
         self.config, self.steps_per_epoch = config, max(int(steps_per_epoch), 1)
         self.strategy, self.balancer, self.scaler = strategy, balancer, scaler
         self.tasks = tuple(strategy.tasks)
-        # A compiled forward is kept outside the module tree so state_dict keys stay plain.
-        self.__dict__["_forward"] = torch.compile(strategy) if config.compile else strategy
+        self.__dict__["_forward"] = _compiled_forward(strategy) if config.compile else strategy
         self._val: list[Tensor] = []
 
     # --- optimization ------------------------------------------------------------------------
@@ -105,9 +121,12 @@ class MTLModule(L.LightningModule):
         B = len(batch)
         self.log("train_loss", losses.detach().mean(), prog_bar=True, batch_size=B, sync_dist=True)
         self.log("penalty", penalty.detach().float(), batch_size=B, sync_dist=True)
-        self.log("lr", opt.param_groups[0]["lr"], batch_size=B)
+        if self.global_step % self.trainer.log_every_n_steps == 0:
+            # only when written: a Python float becomes a device tensor (a host-device copy that
+            # waits for the GPU), so logging it every step would serialize the host and the GPU
+            self.log("lr", opt.param_groups[0]["lr"], batch_size=B)
         for k, v in (info or {}).items():
-            self.log(f"balancer/{k}", float(v), batch_size=B)
+            self.log(f"balancer/{k}", v if isinstance(v, Tensor) else float(v), batch_size=B)
 
     # --- validation ----------------------------------------------------------------------------
     def on_validation_epoch_start(self) -> None:
@@ -118,7 +137,8 @@ class MTLModule(L.LightningModule):
         pred = output.pred.float()
         target = self.scaler.normalize(batch.y, batch)
         ok = ~torch.isnan(target)
-        sq = torch.where(ok, pred - torch.nan_to_num(target), 0.0).pow(2).sum(0)
+        diff = torch.where(ok, pred - torch.nan_to_num(target), 0.0)
+        sq = (diff.abs() if self.config.loss == "l1" else diff.pow(2)).sum(0)  # the training loss's kind
         err = (self.scaler.denormalize(pred, batch) - batch.y.to(torch.float64)).abs()
         ae = torch.where(ok, err, 0.0).sum(0)
         self._val.append(torch.stack([sq.double(), ae, ok.sum(0).double()]))
@@ -126,7 +146,7 @@ class MTLModule(L.LightningModule):
     def on_validation_epoch_end(self) -> None:
         if not self._val:
             return
-        sums = torch.stack(self._val).sum(0)  # (3, T): squared error (normalized), abs error, count
+        sums = torch.stack(self._val).sum(0)  # (3, T): loss sum (normalized units), abs error, count
         sums = self.trainer.strategy.reduce(sums, reduce_op="sum")  # all processes' molecules
         count = sums[2].clamp(min=1)
         mse, mae = sums[0] / count, sums[1] / count

@@ -18,6 +18,7 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 
 from molmtl.data.cache import atomic_path
 from molmtl.errors import InputError
+from molmtl.training.callbacks import EpochLog, TimeBudget
 from molmtl.training.config import TrainConfig, build_balancer, build_strategy, encoder_class
 from molmtl.training.datamodule import MolDataModule, fit_scaler, load_training_data
 from molmtl.training.evaluate import predict_dataset, target_metrics
@@ -81,7 +82,8 @@ def _validation_loss(model: TrainedModel, dataset, loss: str, batch_size: int = 
     return (total / count.clamp(min=1)).tolist()
 
 
-def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, progress: bool = True) -> TrainResult:
+def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, progress: bool = True,
+          time_limit: float | None = None) -> TrainResult:
     """Train ``config`` and write the run folder ``out_dir``.
 
     Args:
@@ -89,10 +91,15 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, pro
         out_dir: the run folder (created).
         resume: continue from ``out_dir/checkpoints/last.ckpt`` (weights, optimizer, schedule,
             epoch counter); InputError if there is none.
-        progress: show Lightning's progress bar.
+        progress: show Lightning's progress bar (else one log line per epoch).
+        time_limit: wall-clock budget in seconds for this call's training epochs: stop at the
+            last epoch boundary inside it (``last.ckpt`` written; continue with ``resume=True``).
+            The model file is still written, from the best checkpoint so far.
     """
     out = Path(out_dir)
     last = out / "checkpoints" / "last.ckpt"
+    if time_limit is not None and not (time_limit > 0 and math.isfinite(time_limit)):
+        raise InputError(f"time limit must be a positive number of seconds, got {time_limit}")
     if resume and not last.is_file():
         raise InputError(f"cannot resume: {last} does not exist")
     if config.accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
@@ -114,8 +121,14 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, pro
     data.split.save(out / "split.json")
 
     ckpt = L.pytorch.callbacks.ModelCheckpoint(dirpath=out / "checkpoints", filename="best", monitor="val_loss",
-                                               mode="min", save_last=True, enable_version_counter=False)
-    callbacks = [ckpt]
+                                               mode="min", save_top_k=1, enable_version_counter=False)
+    # last.ckpt every epoch, from its own callback: Lightning's save_last=True writes it only in
+    # epochs that improve the monitored loss, so a resume would go back to the best epoch
+    last_ckpt = L.pytorch.callbacks.ModelCheckpoint(dirpath=out / "checkpoints", filename="last", monitor=None,
+                                                    save_top_k=1, every_n_epochs=1, enable_version_counter=False)
+    callbacks = [ckpt, last_ckpt] if progress else [ckpt, last_ckpt, EpochLog()]
+    if time_limit is not None:
+        callbacks.append(TimeBudget(time_limit))
     if config.early_stopping:
         callbacks.append(L.pytorch.callbacks.EarlyStopping(monitor="val_loss", mode="min", patience=config.early_stopping))
     loggers = [L.pytorch.loggers.CSVLogger(out, name="logs"),

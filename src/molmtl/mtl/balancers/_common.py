@@ -22,9 +22,11 @@ def backward_penalty(penalty: Tensor) -> None:
         penalty.backward()
 
 
-def weight_log(strategy: Strategy, weights: Tensor, prefix: str = "w") -> dict[str, float]:
-    """``{"w/<task>": weight}`` for logging."""
-    return {f"{prefix}/{k}": float(v) for k, v in zip(strategy.tasks, weights.detach().cpu().tolist())}
+def weight_log(strategy: Strategy, weights: Tensor, prefix: str = "w") -> dict[str, Tensor]:
+    """``{"w/<task>": weight}`` for logging, as 0-d float32 tensors on the weights' device (no
+    host-device copy, so logging does not make the host wait for the GPU every step)."""
+    w = weights.detach().float()
+    return {f"{prefix}/{k}": w[i] for i, k in enumerate(strategy.tasks)}
 
 
 def active_tasks(losses: Tensor) -> Tensor:

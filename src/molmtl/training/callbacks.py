@@ -1,0 +1,79 @@
+"""Lightning callbacks of a run: a wall-time budget per invocation and a one-line-per-epoch log.
+
+:class:`TimeBudget` ends ``fit`` at an epoch boundary before a wall-clock budget runs out, so a
+job limited to minutes (a batch-queue slot, a lent GPU) stops with its ``last.ckpt`` written and
+continues with ``molmtl train --resume``. Unlike Lightning's ``max_time`` (whose elapsed time is
+stored in the checkpoint and so spans all resumed invocations), the budget here counts this
+process only.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import lightning as L
+
+log = logging.getLogger(__name__)
+
+
+class TimeBudget(L.Callback):
+    """Stop training at the end of the first epoch after which another epoch would overrun ``seconds``.
+
+    Args:
+        seconds: wall-clock budget of this ``fit`` call, from its first training epoch.
+    """
+
+    def __init__(self, seconds: float):
+        self.seconds = float(seconds)
+        self._start: float | None = None
+        self._epoch_start: float | None = None
+        self._longest = 0.0
+        self.stopped_early = False
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self._start = time.monotonic()
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self._epoch_start = time.monotonic()
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:  # after the epoch's validation
+        now = time.monotonic()
+        self._longest = max(self._longest, now - self._epoch_start)
+        over = now - self._start + self._longest > self.seconds
+        over = trainer.strategy.reduce_boolean_decision(over, all=False)  # every DDP process stops together
+        if over and not trainer.should_stop:
+            log.info("time budget of %.0f s reached after epoch %d; continue with --resume", self.seconds,
+                     trainer.current_epoch + 1)
+            trainer.should_stop = True
+            self.stopped_early = True
+
+
+class EpochLog(L.Callback):
+    """One INFO line per epoch (for runs without a progress bar, e.g. batch jobs):
+    epoch, training molecules/s, validation loss and the wall time so far."""
+
+    def __init__(self):
+        self._start = self._epoch_start = 0.0
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self._start = time.monotonic()
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self._epoch_start = time.monotonic()
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if not trainer.is_global_zero:
+            return
+        now = time.monotonic()
+        metrics = trainer.callback_metrics
+        val = metrics.get("val_loss")
+        train = metrics.get("train_loss")
+        n = getattr(trainer.datamodule, "n_train", None) if trainer.datamodule is not None else None
+        rate = f", {n / (now - self._epoch_start):,.0f} molecules/s" if n else ""
+        log.info("epoch %d/%d: train loss %s, val loss %s%s, %.0f s", trainer.current_epoch + 1, trainer.max_epochs,
+                 f"{float(train):.4g}" if train is not None else "-", f"{float(val):.4g}" if val is not None else "-",
+                 rate, now - self._start)
+
+
+__all__ = ["TimeBudget", "EpochLog"]

@@ -1,0 +1,105 @@
+"""What the first GPU runs asked for: a per-invocation time budget, one log line per epoch,
+device-resident validation, a validation loss of the training loss's kind, and compile routing.
+All on CPU with tiny models."""
+
+import csv
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+from molmtl.cli import main
+from molmtl.models.painn import PaiNN
+from molmtl.training.config import build_strategy
+from molmtl.training.module import _compiled_forward
+from molmtl.training.run import train
+
+from trainhelp import tiny_config
+
+
+def _logged_val_losses(run) -> list[float]:
+    """Validation losses of every invocation (a resumed run logs to the next ``version_N``)."""
+    out = []
+    for path in sorted((run / "logs").glob("version_*/metrics.csv")):
+        with open(path) as f:
+            out += [float(r["val_loss"]) for r in csv.DictReader(f) if r.get("val_loss")]
+    return out
+
+
+def test_time_budget_stops_at_an_epoch_boundary_and_resume_finishes(tmp_path):
+    cfg = tiny_config(epochs=4, max_molecules=16)
+    first = train(cfg, tmp_path, progress=False, time_limit=1e-3)  # over budget after the first epoch
+    assert first.metrics["epochs"] == 1 and first.model_path.is_file()
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
+    second = train(cfg, tmp_path, resume=True, progress=False, time_limit=3600)
+    assert second.metrics["epochs"] == 4
+
+
+def test_time_limit_cli_validation_and_resume(tmp_path, capsys):
+    run = tmp_path / "run"
+    tiny = ["--encoder", "painn", "--hidden", "8", "--layers", "1", "--tasks", "U0", "--max-molecules", "16",
+            "--batch-size", "8", "--accelerator", "cpu", "--no-progress"]
+    assert main(["-q", "train", "--out", str(run), *tiny, "--time-limit", "-5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and len(err.splitlines()) == 1 and "--time-limit" in err, err
+    assert main(["-q", "train", "--out", str(run), *tiny, "--epochs", "3", "--time-limit", "0.001"]) == 0
+    assert len(_logged_val_losses(run)) == 1
+    assert main(["-q", "train", "--out", str(run), "--resume", "--time-limit", "600", "--no-progress"]) == 0
+    assert len(_logged_val_losses(run)) == 3
+
+
+def test_epoch_log_line_without_progress_bar(tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger="molmtl.training.callbacks"):
+        train(tiny_config(epochs=2, max_molecules=16), tmp_path, progress=False)
+    lines = [r.getMessage() for r in caplog.records if r.name == "molmtl.training.callbacks"]
+    assert any(m.startswith("epoch 1/2: train loss") and "molecules/s" in m for m in lines), lines
+    assert any(m.startswith("epoch 2/2") for m in lines), lines
+
+
+@pytest.mark.parametrize("loss", ["mse", "l1"])
+@pytest.mark.parametrize("device_data", [False, True])
+def test_logged_val_loss_is_the_training_loss_on_validation(tmp_path, loss, device_data):
+    # One epoch: the best checkpoint is that epoch, so the loss the module logged during validation
+    # (padded device batches with --device-data, DataLoader batches otherwise) must equal the one
+    # recomputed afterwards, molecule by molecule, on the stored model.
+    result = train(tiny_config(loss=loss, device_data=device_data, max_molecules=40, batch_size=16), tmp_path,
+                   progress=False)
+    logged = _logged_val_losses(tmp_path)
+    assert len(logged) == 1
+    np.testing.assert_allclose(logged[0], result.metrics["val_loss"], rtol=1e-4)
+
+
+def test_compile_uses_painns_own_static_compile():
+    strategy = build_strategy(tiny_config())
+    forward = _compiled_forward(strategy)
+    encoders = [m for m in strategy.modules() if isinstance(m, PaiNN)]
+    assert forward is strategy and encoders and all(e.compile for e in encoders)
+    # on CPU PaiNN's compile flag is a no-op: the same numbers as eager
+    from molmtl.data.batching import PaddedDataset
+    from molmtl.data.qm9 import load_qm9
+    from molmtl.targets import get_target
+
+    qm9 = load_qm9()
+    batch = PaddedDataset.from_qm9(qm9.subset(np.arange(4)), [get_target(k) for k in strategy.tasks]).batch(slice(0, 4))
+    eager = build_strategy(tiny_config())
+    eager.load_state_dict(strategy.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(forward(batch).pred, eager(batch).pred)
+
+
+def test_compile_wraps_strategies_without_their_own():
+    strategy = build_strategy(tiny_config(encoder="gcn", encoder_hp={"hidden": 8}))
+    assert _compiled_forward(strategy) is not strategy
+
+
+def test_last_checkpoint_is_the_last_epoch_even_when_validation_stalls(tmp_path):
+    # lr 1e-30: the validation loss never improves after epoch 1, so best.ckpt stays at epoch 0,
+    # but last.ckpt (what --resume continues from) must hold the last epoch
+    train(tiny_config(max_molecules=8, epochs=3, lr=1e-30), tmp_path, progress=False)
+    best = torch.load(tmp_path / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=False)
+    last = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert best["epoch"] == 0 and last["epoch"] == 2
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
+    resumed = train(tiny_config(max_molecules=8, epochs=4, lr=1e-30), tmp_path, resume=True, progress=False)
+    assert resumed.metrics["epochs"] == 4 and resumed.metrics["best_checkpoint"] == "best.ckpt"
