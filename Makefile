@@ -1,5 +1,6 @@
 # Two commands do all set-up on a fresh machine with Python >= 3.11:
-#   make run    install, then run the main job (QM9 summary; the cache is built on first use)
+#   make run    install, then run the main job (QM9 summary, then the shipped model's prediction for a
+#               SMILES beside its QM9 label; the QM9 cache is built on first use)
 #   make test   install, then run the test suite (slow and GPU tests are skipped; see README)
 # torch is installed first, explicitly, so that pip never pulls a multi-GB CUDA build on a CPU box.
 
@@ -14,6 +15,7 @@ PYTEST_ARGS ?=
 
 run: $(STAMP)
 	$(VENV)/bin/molmtl data info
+	$(VENV)/bin/molmtl predict Fc1cccnc1
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -47,9 +47,9 @@ def _register_all() -> None:
     global _registered
     if _registered:
         return
-    from molmtl.cli import data, dft, train
+    from molmtl.cli import data, dft, predict, train
 
-    for module in (data, dft, train):
+    for module in (data, dft, train, predict):
         module.register(app)
     _registered = True
 

@@ -1,0 +1,84 @@
+"""``molmtl predict`` and :mod:`molmtl.predict` with the shipped model."""
+
+import json
+
+import numpy as np
+import pytest
+
+from molmtl.cli import main
+from molmtl.data.batching import MolDataset
+from molmtl.data.splits import random_split
+from molmtl.predict import SHIPPED_MODEL, load, predict
+from molmtl.targets import TARGET_KEYS
+from molmtl.training.evaluate import predict_dataset, target_metrics
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    model, _ = load(None)
+    return model
+
+
+def test_shipped_model_is_packaged_and_describes_itself(shipped):
+    assert SHIPPED_MODEL.is_file() and SHIPPED_MODEL.parent.name == "weights"
+    assert shipped.keys == TARGET_KEYS and shipped.config.encoder == "painn" and shipped.config.strategy == "hard"
+    assert shipped.info["split"]["name"] == "random-42" and shipped.info["split"]["sizes"] == [110000, 10000, 10831]
+
+
+def test_shipped_model_regression_on_test_molecules(shipped, qm9):
+    # 300 molecules of the standard test split: MAEs near the full-test figures in BENCHMARKS.md
+    # (U0 17.7 meV, HOMO 68.8 meV, mu 0.052 D, alpha 0.133 bohr^3), with room for a small sample
+    rows = np.asarray(random_split(len(qm9)).test)[:300]
+    y, p = predict_dataset(shipped, MolDataset(qm9.subset(rows), shipped.targets))
+    mae = {r["key"]: r["mae"] for r in target_metrics(shipped.targets, y, p)}
+    assert mae["U0"] < 30 and mae["U0_atom"] < 30 and mae["homo"] < 100 and mae["lumo"] < 100
+    assert mae["mu"] < 0.1 and mae["alpha"] < 0.25 and mae["zpve"] < 4 and mae["cv"] < 0.1
+
+
+def test_predict_a_qm9_test_molecule_from_its_qm9_geometry(shipped, qm9):
+    from molmtl.chem.parse import read_molecule
+
+    mol = read_molecule("qm9:4210", dataset=qm9)  # 3-fluoropyridine, in the standard test split
+    result = predict(mol, shipped, qm9=qm9)
+    assert result.qm9_index == 4210 and result.split_part == "test" and not result.warnings
+    rows = {r["key"]: r for r in result.rows()}
+    assert rows["U0"]["unit"] == "meV" and abs(rows["U0"]["qm9"] - (-9454777.8)) < 0.1
+    assert rows["U0"]["abs_error"] < 100 and rows["lumo"]["abs_error"] < 50 and rows["mu"]["abs_error"] < 0.1
+
+
+def test_cli_smiles_prediction_with_label_and_geometry_warning(capsys):
+    assert main(["-q", "predict", "Fc1cccnc1"]) == 0
+    out, err = capsys.readouterr()
+    assert "QM9 4210, in the model's test set" in out and "QM9 label" in out and "meV" in out
+    assert "ETKDG + MMFF" in err and len(out.strip().splitlines()) == 3 + 1 + 19
+
+
+def test_cli_json_is_strict_and_in_registry_units(capsys):
+    assert main(["-q", "predict", "qm9:14", "--json"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert set(body["properties"]) == set(TARGET_KEYS) and body["units"]["U0"] == "eV" and body["units"]["mu"] == "D"
+    assert body["qm9"]["index"] == 14 and body["qm9"]["split_part"] == "train"
+    assert abs(body["qm9"]["labels"]["U0"] - body["properties"]["U0"]) < 0.1  # eV
+    assert any("training set" in w for w in body["warnings"])
+
+
+def test_cli_without_lookup_and_from_xyz(tmp_path, capsys):
+    xyz = tmp_path / "water.xyz"
+    xyz.write_text("3\nwater\nO 0.0 0.0 0.1173\nH 0.0 0.7572 -0.4692\nH 0.0 -0.7572 -0.4692\n")
+    assert main(["-q", "predict", str(xyz), "--no-qm9"]) == 0
+    out = capsys.readouterr().out
+    assert "QM9 label" not in out and "geometry: xyz" in out and "bohr^3" in out
+
+
+@pytest.mark.parametrize("args, words", [
+    (["C[Si](C)C"], "contains Si"),
+    (["[NH4+]"], "only neutral"),
+    (["C[CH2]"], "closed shells"),
+    (["C1CC"], "not a valid SMILES"),
+    (["CCO", "--model", "/nonexistent/model.pt"], "model not found"),
+    (["missing.xyz"], "not found"),
+])
+def test_cli_bad_input_exits_2_with_one_line(capsys, args, words):
+    assert main(["-q", "predict", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and len(err.splitlines()) == 1 and words in err, err
