@@ -82,3 +82,11 @@ def test_cli_bad_input_exits_2_with_one_line(capsys, args, words):
     assert main(["-q", "predict", *args]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and len(err.splitlines()) == 1 and words in err, err
+
+
+def test_small_molecules_are_flagged(shipped, qm9):
+    from molmtl.chem.parse import read_molecule
+
+    result = predict(read_molecule("qm9:1", dataset=qm9), shipped, qm9=qm9)  # methane
+    assert any("heavy atoms" in w for w in result.warnings)
+    assert not any("heavy atoms" in w for w in predict(read_molecule("qm9:4210", dataset=qm9), shipped, qm9=qm9).warnings)

@@ -103,3 +103,39 @@ def test_last_checkpoint_is_the_last_epoch_even_when_validation_stalls(tmp_path)
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
     resumed = train(tiny_config(max_molecules=8, epochs=4, lr=1e-30), tmp_path, resume=True, progress=False)
     assert resumed.metrics["epochs"] == 4 and resumed.metrics["best_checkpoint"] == "best.ckpt"
+
+
+def test_compile_routing_by_strategy_and_batch_shapes():
+    from molmtl.training.module import release_compiled
+
+    cross = build_strategy(tiny_config(strategy="cross-stitch"))
+    assert _compiled_forward(cross) is not cross  # layer-wise: PaiNN.forward is never called
+    assert not any(m.compile for m in cross.modules() if isinstance(m, PaiNN))
+    hard = build_strategy(tiny_config())
+    assert _compiled_forward(hard, static=False) is not hard  # DataLoader batches vary in width
+    assert _compiled_forward(hard, static=True) is hard
+    release_compiled(hard)
+    assert not any(m.compile or m._compiled is not None for m in hard.modules() if isinstance(m, PaiNN))
+
+
+def test_time_budget_leaves_the_first_epoch_out_of_its_estimate(monkeypatch):
+    from types import SimpleNamespace
+
+    from molmtl.training import callbacks
+
+    clock = [0.0]
+    monkeypatch.setattr(callbacks.time, "monotonic", lambda: clock[0])
+    trainer = SimpleNamespace(should_stop=False, current_epoch=0,
+                              strategy=SimpleNamespace(reduce_boolean_decision=lambda d, all=True: d))
+    budget = callbacks.TimeBudget(200)
+    budget.on_train_start(trainer, None)
+    for k, seconds in enumerate([60] + [5] * 40):  # a slow first (compiling) epoch, then 5 s epochs
+        budget.on_train_epoch_start(trainer, None)
+        clock[0] += seconds
+        trainer.current_epoch = k
+        budget.on_train_epoch_end(trainer, None)
+        if trainer.should_stop:
+            break
+    # after epoch 28 (0-based) 200 s have passed and another 5 s epoch would overrun; had the
+    # first epoch's 60 s stayed the estimate, it would have stopped at epoch 17 (145 s)
+    assert trainer.should_stop and trainer.current_epoch == 28 and clock[0] == 200

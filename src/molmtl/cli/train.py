@@ -176,7 +176,7 @@ def register(app: typer.Typer) -> None:
         device_data: bool = typer.Option(False, "--device-data", help="QM9 + 3D encoder: keep the padded training set on the GPU (no DataLoader)."),
         resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint and config."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar (else one log line per epoch)."),
-        time_limit: float = typer.Option(None, help="Wall-clock budget of this invocation in seconds: stop at the last epoch boundary inside it, write the model, and continue later with --resume."),
+        time_limit: float = typer.Option(None, help="Wall-clock budget in seconds for this invocation's training epochs: stop at the last epoch boundary inside it, write the model, continue later with --resume. Data loading and the final evaluation come on top (about a minute for QM9 on a GPU)."),
     ) -> None:
         """Train a multi-task model on QM9 (or a CSV) and write OUT/model.pt."""
         from molmtl.training.run import read_run_config, train

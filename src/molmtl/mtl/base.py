@@ -45,6 +45,9 @@ class Strategy(nn.Module):
     """
 
     tasks: tuple[str, ...]
+    #: True when ``forward`` runs its encoders through ``encoder(batch)`` (so an encoder's own
+    #: compiled forward is used); False for layer-wise strategies that call ``stages()``.
+    calls_encoder_forward: bool = True
 
     def forward(self, batch: MolBatch) -> StrategyOutput:  # pragma: no cover - interface
         raise NotImplementedError

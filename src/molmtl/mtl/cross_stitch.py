@@ -61,6 +61,8 @@ class CrossStitch(Strategy):
         self_weight (float): initial diagonal of the cross-stitch matrices (default 0.9).
     """
 
+    calls_encoder_forward = False  # runs the encoders stage by stage
+
     def __init__(self, tasks: Sequence[str], encoder_factory: EncoderFactory, head_factory: HeadFactory,
                  self_weight: float = 0.9):
         super().__init__()

@@ -25,20 +25,34 @@ from molmtl.mtl.base import masked_task_losses
 from molmtl.training.config import TrainConfig, lr_factor
 
 
-def _compiled_forward(strategy):
+def _own_compile_encoders(strategy) -> list:
+    """Encoders that compile their own static-shape core (PaiNN's ``compile`` flag)."""
+    return [m for m in strategy.modules() if isinstance(getattr(m, "compile", None), bool) and hasattr(m, "_compiled")]
+
+
+def _compiled_forward(strategy, static: bool = True):
     """The strategy's forward under ``torch.compile``.
 
-    Encoders that compile their own static-shape core (PaiNN's ``compile`` flag: the layers,
-    ``dynamic=False``, on CUDA only) are switched to it, and the strategy itself stays eager (its
-    heads and masking vary little in cost). Otherwise the whole strategy is wrapped; the wrapper
-    is kept outside the module tree so ``state_dict`` keys stay plain.
+    With ``static`` (fixed-width batches: ``--device-data``), encoders that compile their own
+    static-shape core (PaiNN: the layers, ``dynamic=False``, CUDA only) are switched to it and
+    the strategy stays eager, provided it calls ``encoder(batch)``. Otherwise (DataLoader
+    batches of varying width, layer-wise strategies) the whole strategy is wrapped, with
+    torch.compile's dynamic shapes after a first recompile; the wrapper is kept outside the
+    module tree so ``state_dict`` keys stay plain.
     """
-    own = [m for m in strategy.modules() if isinstance(getattr(m, "compile", None), bool) and hasattr(m, "_compiled")]
-    if own:
+    own = _own_compile_encoders(strategy)
+    if static and own and getattr(strategy, "calls_encoder_forward", True):
         for m in own:
             m.compile = True
         return strategy
     return torch.compile(strategy)
+
+
+def release_compiled(strategy) -> None:
+    """Switch encoders' own compilation off again (after training: evaluation batches have other
+    shapes, each of which would cost a static recompile)."""
+    for m in _own_compile_encoders(strategy):
+        m.compile, m._compiled = False, None
 
 
 class MTLModule(L.LightningModule):
@@ -64,7 +78,7 @@ class MTLModule(L.LightningModule):
         self.config, self.steps_per_epoch = config, max(int(steps_per_epoch), 1)
         self.strategy, self.balancer, self.scaler = strategy, balancer, scaler
         self.tasks = tuple(strategy.tasks)
-        self.__dict__["_forward"] = _compiled_forward(strategy) if config.compile else strategy
+        self.__dict__["_forward"] = _compiled_forward(strategy, static=config.device_data) if config.compile else strategy
         self._val: list[Tensor] = []
 
     # --- optimization ------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from molmtl.training.config import TrainConfig, build_balancer, build_strategy, 
 from molmtl.training.datamodule import MolDataModule, fit_scaler, load_training_data
 from molmtl.training.evaluate import predict_dataset, target_metrics
 from molmtl.training.modelfile import TrainedModel, save_model
-from molmtl.training.module import MTLModule
+from molmtl.training.module import MTLModule, release_compiled
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +148,7 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, pro
     if ckpt.best_model_path:  # the best-validation weights, not the last epoch's
         state = torch.load(ckpt.best_model_path, map_location="cpu", weights_only=False)["state_dict"]
         module.load_state_dict(state)
+    release_compiled(module.strategy)
     model = TrainedModel(module.strategy.cpu(), module.scaler.cpu(), config).eval()
     metrics = {"epochs": int(trainer.current_epoch), "global_step": int(trainer.global_step),
                "best_checkpoint": Path(ckpt.best_model_path).name if ckpt.best_model_path else None}

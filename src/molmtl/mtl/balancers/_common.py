@@ -25,7 +25,7 @@ def backward_penalty(penalty: Tensor) -> None:
 def weight_log(strategy: Strategy, weights: Tensor, prefix: str = "w") -> dict[str, Tensor]:
     """``{"w/<task>": weight}`` for logging, as 0-d float32 tensors on the weights' device (no
     host-device copy, so logging does not make the host wait for the GPU every step)."""
-    w = weights.detach().float()
+    w = weights.detach().float().clone()  # a copy: in-place updates of the weights must not change the log
     return {f"{prefix}/{k}": w[i] for i, k in enumerate(strategy.tasks)}
 
 
