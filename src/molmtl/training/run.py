@@ -126,7 +126,8 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, pro
     # epochs that improve the monitored loss, so a resume would go back to the best epoch
     last_ckpt = L.pytorch.callbacks.ModelCheckpoint(dirpath=out / "checkpoints", filename="last", monitor=None,
                                                     save_top_k=1, every_n_epochs=1, enable_version_counter=False)
-    callbacks = [ckpt, last_ckpt] if progress else [ckpt, last_ckpt, EpochLog()]
+    # the bar reads the logged loss from the device at each refresh (a host-device sync): every 10 steps
+    callbacks = [ckpt, last_ckpt, L.pytorch.callbacks.TQDMProgressBar(refresh_rate=10) if progress else EpochLog()]
     if time_limit is not None:
         callbacks.append(TimeBudget(time_limit))
     if config.early_stopping:
