@@ -148,6 +148,28 @@ def make_head(target: Target, in_dim: int, **kw) -> nn.Module:
 
 
 
+def _readout(out: Tensor, feats: AtomFeatures, is_mean: Tensor, dipole_idx: Tensor, bias: Tensor,
+             dipole_weight: Tensor | None) -> Tensor:
+    """``(B, T)`` predictions from per-atom outputs ``out`` ``(B, N, T)`` (offsets already added,
+    0 on padding): sums, means (``is_mean``), and for the ``dipole_idx`` columns the norm of
+    neutralized charges x positions plus ``dipole_weight`` ``(D, F)`` x vector features; + ``bias``.
+    Runs in float32 (call it with autocast off)."""
+    mask = feats.mask.to(torch.float32)
+    total = out.sum(dim=1)
+    count = mask.sum(dim=1, keepdim=True).clamp(min=1)
+    pred = torch.where(is_mean, total / count, total) + bias
+    if dipole_idx.numel() and feats.pos is not None:
+        q = out.index_select(2, dipole_idx)  # (B, N, D) charges (dipole readouts have no offsets)
+        q = (q - q.sum(1, keepdim=True) / count.unsqueeze(1)) * mask.unsqueeze(-1)
+        mu = torch.einsum("bnd,bnc->bdc", q, feats.pos.float())
+        if dipole_weight is not None and feats.vec is not None:
+            v = torch.einsum("bncf,df->bndc", feats.vec.float(), dipole_weight)
+            mu = mu + (v * mask[..., None, None]).sum(1)
+        norm = torch.sqrt((mu * mu).sum(-1) + 1e-12) + bias.index_select(0, dipole_idx)
+        pred = pred.index_copy(1, dipole_idx, norm)
+    return pred
+
+
 class FusedHeads(nn.Module):
     """All of a task list's heads as a few batched operations: ``AtomFeatures -> (B, T)``.
 
@@ -209,22 +231,12 @@ class FusedHeads(nn.Module):
 
     def forward(self, feats: AtomFeatures) -> Tensor:
         with torch.autocast(feats.h.device.type, enabled=False):
-            mask = feats.mask.to(torch.float32)
             out = self.atom_outputs(feats)
             if self.offsets is not None:
+                mask = feats.mask.to(torch.float32)
                 out = out + self.offsets(feats.z) * (mask.unsqueeze(-1) * self.is_sum.to(out.dtype))
-            total = out.sum(dim=1)
-            count = mask.sum(dim=1, keepdim=True).clamp(min=1)
-            pred = torch.where(self.is_mean, total / count, total) + self.bias
-            if len(self.dipole_idx) and feats.pos is not None:
-                q = out[..., self.dipole_idx]  # (B, N, D) charges
-                q = (q - q.sum(1, keepdim=True) / count.unsqueeze(1)) * mask.unsqueeze(-1)
-                mu = torch.einsum("bnd,bnc->bdc", q, feats.pos.float())
-                if self.dipole_proj is not None and feats.vec is not None:
-                    mu = mu + (self.dipole_proj(feats.vec.float()) * mask[..., None, None]).sum(1).transpose(1, 2)
-                norm = torch.sqrt((mu * mu).sum(-1) + 1e-12) + self.bias[self.dipole_idx]
-                pred = pred.index_copy(1, self.dipole_idx, norm)
-            return pred
+            weight = self.dipole_proj.weight if self.dipole_proj is not None else None
+            return _readout(out, feats, self.is_mean, self.dipole_idx, self.bias, weight)
 
 
 def stackable(heads) -> bool:
@@ -267,6 +279,7 @@ def stacked_heads(heads, feats: AtomFeatures, is_mean: Tensor | None = None, dip
     w2 = torch.cat([h.mlp[2].weight for h in heads], 0)  # (T, H)
     b2 = torch.cat([h.mlp[2].bias for h in heads], 0)  # (T,)
     bias = torch.stack([h.bias for h in heads])
+    dipole_heads = [h for h in heads if h.readout == "dipole"]
     with torch.autocast(device.type, enabled=False):
         mask = feats.mask.to(torch.float32)
         B, N, _ = feats.h.shape
@@ -277,21 +290,9 @@ def stacked_heads(heads, feats: AtomFeatures, is_mean: Tensor | None = None, dip
             rows = next(t for t in tables if t is not None).shape[0]
             table = torch.cat([t if t is not None else out.new_zeros(rows, 1) for t in tables], 1)  # (Z+1, T)
             out = out + table[feats.z] * mask.unsqueeze(-1)
-        total = out.sum(dim=1)
-        count = mask.sum(dim=1, keepdim=True).clamp(min=1)
-        pred = torch.where(is_mean, total / count, total) + bias
-        dipole_heads = [h for h in heads if h.readout == "dipole"]
-        if dipole_heads and feats.pos is not None:
-            q = out.index_select(2, dipole_idx)  # (B, N, D) charges (dipole heads have no offsets)
-            q = (q - q.sum(1, keepdim=True) / count.unsqueeze(1)) * mask.unsqueeze(-1)
-            mu = torch.einsum("bnd,bnc->bdc", q, feats.pos.float())
-            if dipole_heads[0].dipole_proj is not None and feats.vec is not None:
-                wd = torch.cat([h.dipole_proj.weight for h in dipole_heads], 0)  # (D, F)
-                v = torch.einsum("bncf,df->bndc", feats.vec.float(), wd)
-                mu = mu + (v * mask[..., None, None]).sum(1)
-            norm = torch.sqrt((mu * mu).sum(-1) + 1e-12) + bias.index_select(0, dipole_idx)
-            pred = pred.index_copy(1, dipole_idx, norm)
-        return pred
+        weight = (torch.cat([h.dipole_proj.weight for h in dipole_heads], 0)
+                  if dipole_heads and dipole_heads[0].dipole_proj is not None else None)  # (D, F)
+        return _readout(out, feats, is_mean, dipole_idx, bias, weight)
 
 
 def make_heads(targets, in_dim: int, **kw) -> FusedHeads:
