@@ -223,3 +223,20 @@ def test_gradnorm_weight_gradient_and_renormalisation(batch):
         gn.weight.sub_(0.3 * gn.weight.grad / gn.weight.grad.abs().max())
     logs = one_step(strategy, gn, batch)
     assert abs(sum(logs.values()) - 4.0) < 1e-4  # renormalised to sum T before use
+
+
+def test_dwa_period_accumulation_without_host_syncs():
+    # period 2: the first two periods keep weights 1; after them the ratio of the last two
+    # period means (task a: 2/1) sets the weights. The update is masked tensor arithmetic.
+    dwa = make_balancer("dwa", n_tasks=3, temperature=2.0, period=2)
+    holder = torch.nn.Linear(1, 1)  # stands in for a strategy: .tasks and parameters to fill
+    torch.nn.init.ones_(holder.weight)  # losses = the listed values (positive)
+    holder.tasks = ("a", "b", "c")
+    seen = []
+    for loss in ([1, 1, 1], [1, 1, 1], [2, 1, 1], [2, 1, 1], [4, 1, 1]):
+        seen.append(dwa.weights().clone())
+        losses = torch.tensor(loss, dtype=torch.float32) * holder.weight.sum()
+        dwa.backward(losses, holder, StrategyOutput(pred=losses[None]), torch.zeros(()))
+    assert all(torch.equal(w, torch.ones(3)) for w in seen[:4])
+    assert torch.allclose(seen[4], 3 * torch.softmax(torch.tensor([2.0, 1.0, 1.0]) / 2.0, dim=0))
+    assert int(dwa.n_periods) == 2 and int(dwa.acc_n) == 1

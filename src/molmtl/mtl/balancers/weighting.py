@@ -84,26 +84,25 @@ class DynamicWeightAverage(Balancer):
         self.register_buffer("acc_n", torch.zeros((), dtype=torch.long))
 
     def weights(self) -> Tensor:
-        """``(T,)`` current task weights (sum T)."""
-        if int(self.n_periods) < 2:
-            return torch.ones(self.n_tasks, device=self.history.device)
+        """``(T,)`` current task weights (sum T). Branch-free on the buffers: no host-device sync."""
         prev2, prev1 = self.history
         ok = (prev2 > 0) & (prev1 > 0)
         r = torch.where(ok, prev1 / prev2.clamp(min=1e-30), torch.ones_like(prev1))
-        return self.n_tasks * torch.softmax(r / self.temperature, dim=0)
+        w = self.n_tasks * torch.softmax(r / self.temperature, dim=0)
+        return torch.where(self.n_periods >= 2, w, torch.ones_like(w))
 
     def backward(self, losses: Tensor, strategy: Strategy, output: StrategyOutput, penalty: Tensor) -> dict[str, float]:
         w = self.weights().to(losses.dtype)
         ((w * losses).sum() + penalty).backward()
         fill_missing_grads(strategy, self)
-        with torch.no_grad():
+        with torch.no_grad():  # the end-of-period update as masked tensor ops (no sync)
             self.acc += losses.detach().to(self.acc.dtype)
             self.acc_n += 1
-            if int(self.acc_n) == self.period:
-                self.history.copy_(torch.stack([self.history[1], self.acc / self.period]))
-                self.n_periods += 1
-                self.acc.zero_()
-                self.acc_n.zero_()
+            done = self.acc_n == self.period
+            self.history.copy_(torch.where(done, torch.stack([self.history[1], self.acc / self.period]), self.history))
+            self.n_periods += done.long()
+            self.acc.mul_(~done)
+            self.acc_n.mul_(~done)
         return weight_log(strategy, w)
 
 
