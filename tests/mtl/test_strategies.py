@@ -237,3 +237,18 @@ def test_clustered_grouping_checks_and_files(tmp_path):
         load_grouping(tmp_path / "bad.json")
     with pytest.raises(NotFoundError):
         load_grouping(tmp_path / "none.json")
+
+
+def test_mrn_updates_every_k_steps_across_a_state_dict_reload(batch, monkeypatch):
+    strategy = build("mrn", lam=1e-2, update_every=3)
+    calls = []
+    monkeypatch.setattr(strategy, "update_covariances", lambda: calls.append(int(strategy.steps)))
+    for _ in range(4):
+        strategy.on_after_step()
+    assert calls == [3] and int(strategy.steps) == 4
+    fresh = build("mrn", lam=1e-2, update_every=3)
+    fresh.load_state_dict(strategy.state_dict())  # a resumed run: the step count comes from the checkpoint
+    monkeypatch.setattr(fresh, "update_covariances", lambda: calls.append(int(fresh.steps)))
+    for _ in range(3):
+        fresh.on_after_step()
+    assert calls == [3, 6] and int(fresh.steps) == 7

@@ -99,6 +99,7 @@ class MultilinearRelationship(HardSharing):
                 self.register_buffer(f"inv{k + 1}_{n}", torch.eye(d, dtype=torch.float64))
                 self.register_buffer(f"cov{k + 1}_{n}", torch.eye(d, dtype=torch.float64))
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))
+        self._host_steps: int | None = None  # host copy of ``steps``: no device read per step
 
     def stacked_weights(self, n: int) -> Tensor:
         """``(d1, d2, T)`` weights of prior layer ``n`` (inputs x outputs x tasks)."""
@@ -125,9 +126,16 @@ class MultilinearRelationship(HardSharing):
                 getattr(self, f"inv{k}_{n}").copy_(icov)
 
     def on_after_step(self) -> None:
+        if self._host_steps is None:  # once after construction or loading: one device read
+            self._host_steps = int(self.steps)
+        self._host_steps += 1
         self.steps += 1
-        if int(self.steps) % self.update_every == 0:
+        if self._host_steps % self.update_every == 0:
             self.update_covariances()
+
+    def _load_from_state_dict(self, *args, **kwargs):
+        super()._load_from_state_dict(*args, **kwargs)
+        self._host_steps = None  # ``steps`` came from the checkpoint
 
     def task_covariance(self, layer: int = 0) -> np.ndarray:
         r"""``(T, T)`` task covariance :math:`\Sigma_3` of prior layer ``layer`` (trace T)."""
