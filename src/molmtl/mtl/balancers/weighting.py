@@ -141,24 +141,29 @@ class FAMO(Balancer):
 
     @torch.no_grad()
     def _update_logits(self, losses: Tensor) -> None:
+        """One Adam step on the logits, applied only once a previous loss exists (``has_prev``);
+        written as masked tensor arithmetic so that it never reads a buffer on the host."""
         ok = (self.prev_loss > 0) & (losses > 0)
         delta = torch.where(ok, torch.log(self.prev_loss + self.eps) - torch.log(losses + self.eps), 0.0)
         z = torch.softmax(self.logits, dim=0)
         grad = z * (delta - (z * delta).sum()) + self.gamma * self.logits  # J_softmax^T delta + L2
         beta1, beta2 = 0.9, 0.999
-        self.adam_t += 1
-        self.adam_m.mul_(beta1).add_((1 - beta1) * grad)
-        self.adam_v.mul_(beta2).add_((1 - beta2) * grad * grad)
-        t = float(self.adam_t)
-        m_hat, v_hat = self.adam_m / (1 - beta1**t), self.adam_v / (1 - beta2**t)
-        self.logits -= self.lr * m_hat / (v_hat.sqrt() + 1e-8)
+        step = self.has_prev
+        self.adam_t += step.long()
+        m = torch.where(step, beta1 * self.adam_m + (1 - beta1) * grad, self.adam_m)
+        v = torch.where(step, beta2 * self.adam_v + (1 - beta2) * grad * grad, self.adam_v)
+        t = self.adam_t.clamp(min=1).to(m.dtype)
+        m_hat, v_hat = m / (1 - torch.pow(beta1, t)), v / (1 - torch.pow(beta2, t))
+        self.logits.copy_(torch.where(step, self.logits - self.lr * m_hat / (v_hat.sqrt() + 1e-8), self.logits))
+        self.adam_m.copy_(m)
+        self.adam_v.copy_(v)
 
     def backward(self, losses: Tensor, strategy: Strategy, output: StrategyOutput, penalty: Tensor) -> dict[str, float]:
         detached = losses.detach().to(self.logits.dtype)
-        if bool(self.has_prev):
-            self._update_logits(detached)
+        self._update_logits(detached)
         active = active_tasks(detached)
-        z = torch.softmax(self.logits.masked_fill(~active, float("-inf")), dim=0) if active.any() else torch.zeros_like(self.logits)
+        # no active task: every logit is -inf, softmax gives NaN, nan_to_num gives weights 0
+        z = torch.softmax(self.logits.masked_fill(~active, float("-inf")), dim=0)
         z = torch.nan_to_num(z).to(losses.dtype)
         d = losses + self.eps
         c = (z / d.detach()).sum().clamp(min=1e-30)
