@@ -135,8 +135,6 @@ def predict(molecule: Molecule, model=None, *, qm9=None, lookup: bool = True) ->
             electron count (the models have no charge or spin input).
         InputError: a 3D model and a molecule without coordinates.
     """
-    import torch
-
     from molmtl.chem.validate import require_supported
     from molmtl.data.batching import MolDataset
     from molmtl.training.evaluate import predict_dataset
@@ -158,8 +156,7 @@ def predict(molecule: Molecule, model=None, *, qm9=None, lookup: bool = True) ->
                         "geometries: expect errors above the model's test MAE")
     dataset = MolDataset([molecule], model.targets, graph=model.needs_graph, geometry=model.needs_geometry)
     t0 = time.perf_counter()
-    with torch.no_grad():
-        _, values = predict_dataset(model, dataset)
+    _, values = predict_dataset(model, dataset)  # TrainedModel.forward runs under no_grad
     elapsed = time.perf_counter() - t0
     result = Prediction(molecule, tuple(model.targets), values[0], path, elapsed, warnings=warnings)
     if lookup:
@@ -203,7 +200,7 @@ def _split_part(model, qm9, row: int) -> str | None:
     if stored and stored != split.id:
         return None
     for part in ("train", "val", "test"):
-        if row in set(np.asarray(getattr(split, part)).tolist()):
+        if np.any(np.asarray(getattr(split, part)) == row):
             return part
     return "none"
 
