@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import platform
 import time
@@ -27,6 +28,7 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", default="benchmarks/results/dft_timing.jsonl")
     args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     mol = read_molecule(args.molecule, embed=True)
     proto = QM9Protocol(optimize=not args.no_opt, thermo=not args.no_thermo, polarizability=not args.no_polar,
                         device=args.device)

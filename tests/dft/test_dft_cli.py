@@ -61,3 +61,16 @@ def test_json_output_is_strict_json():
     out = _finite({"lumo": math.nan, "homo": -0.3, "rows": [math.inf, 1.0], "name": "H2"})
     assert out == {"lumo": None, "homo": -0.3, "rows": [None, 1.0], "name": "H2"}
     json.dumps(out, allow_nan=False)
+
+
+def test_df_derivatives_flag_reaches_the_stored_settings(tmp_path, capsys):
+    store = str(tmp_path / "s.sqlite")
+    cheap = ["O", "--no-opt", "--no-polar", "--basis", "sto-3g", "--device", "cpu", "--json", "--store", store]
+    assert main(["dft", "run", *cheap]) == 0
+    exact = json.loads(capsys.readouterr().out)
+    assert main(["dft", "run", *cheap, "--df-derivatives"]) == 0
+    fitted = json.loads(capsys.readouterr().out)
+    assert fitted["key"] != exact["key"] and fitted["cached"] is False
+    assert abs(fitted["properties"]["zpve"] - exact["properties"]["zpve"]) < 1e-3  # eV
+    assert main(["dft", "show", fitted["key"], "--json", "--store", store]) == 0
+    assert '"df_derivatives": true' in capsys.readouterr().out

@@ -95,3 +95,29 @@ def test_geometric_leaves_the_logging_setup_alone():
         assert root.handlers == before and root.level == level
     finally:
         root.removeHandler(ours)
+
+
+def test_density_fitted_derivatives_move_geometry_and_frequencies_little(water):
+    """``df_derivatives``: optimization and Hessian density-fitted, the reported energy exact."""
+    small = {**SMALL, "basis": "6-31g*"}
+    start = water.with_positions(water.positions * 1.05)
+    exact = QM9Protocol(**small, optimize=True, thermo=True).run(start)
+    fitted = QM9Protocol(**small, optimize=True, thermo=True, df_derivatives=True).run(start)
+    shift = np.abs(np.subtract(fitted.positions_angstrom, exact.positions_angstrom)).max()
+    assert 0 < shift < 1e-3  # Angstrom: a different optimization, ending where the exact one does
+    assert fitted.raw["e_elec"] == pytest.approx(exact.raw["e_elec"], abs=1e-7)  # second order in the shift
+    dfreq = np.abs(np.subtract(fitted.frequencies_cm1, exact.frequencies_cm1))
+    assert 1e-4 < dfreq.max() < 1.0  # cm^-1: a density-fitted Hessian, close to the exact one
+    assert fitted.raw["zpve"] == pytest.approx(exact.raw["zpve"], abs=4e-6)  # 0.1 meV
+    # the final SCF is exact: a fresh exact SCF at the final geometry gives the same energy
+    at_end = water.with_positions(np.asarray(fitted.positions_angstrom))
+    single = QM9Protocol(**small, optimize=False, thermo=False).run(at_end)
+    assert fitted.raw["e_elec"] == pytest.approx(single.raw["e_elec"], abs=1e-8)
+    assert fitted.raw["homo"] == pytest.approx(single.raw["homo"], abs=1e-6)
+
+
+def test_df_derivatives_enters_the_store_key_only_when_set():
+    assert "df_derivatives" not in QM9Protocol().settings()  # keys of earlier results still match
+    proto = QM9Protocol(df_derivatives=True)
+    assert proto.settings()["df_derivatives"] is True
+    assert QM9Protocol.from_settings(proto.settings()) == QM9Protocol(df_derivatives=True, device="auto")

@@ -23,13 +23,13 @@ def register(app: typer.Typer) -> None:
 
 
 def _protocol(opt: bool, thermo: bool, polar: bool, device: str, xtb_preopt: bool, basis: Optional[str],
-              density_fit: bool):
+              density_fit: bool, df_derivatives: bool = False):
     from molmtl.dft.basis import QM9_BASIS
     from molmtl.dft.protocol import QM9Protocol
 
     return QM9Protocol(optimize=opt, thermo=thermo, polarizability=polar, device=device, xtb_preopt=xtb_preopt,
                        basis=basis or QM9_BASIS, convention="gaussian" if not basis else "spherical",
-                       density_fit=density_fit)
+                       density_fit=density_fit, df_derivatives=df_derivatives)
 
 
 def _finite(value):
@@ -70,6 +70,9 @@ def run(
     xtb_preopt: bool = typer.Option(False, "--xtb-preopt", help="Pre-optimize with GFN2-xTB."),
     basis: Optional[str] = typer.Option(None, "--basis", help="Another PySCF basis (spherical), e.g. sto-3g; not QM9's level."),
     density_fit: bool = typer.Option(False, "--density-fit", help="Density fitting: faster, ~0.1 mHa from exact."),
+    df_derivatives: bool = typer.Option(
+        False, "--df-derivatives",
+        help="Density fitting for the optimization and the Hessian only; energies and properties stay exact."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object; properties in the registry's units."),
     store: Optional[Path] = StoreOption,
     use_store: bool = UseStoreOption,
@@ -79,7 +82,7 @@ def run(
     from molmtl.chem.parse import read_molecule
     from molmtl.dft.jobs import calculate
 
-    proto = _protocol(opt, thermo, polar, device, xtb_preopt, basis, density_fit)
+    proto = _protocol(opt, thermo, polar, device, xtb_preopt, basis, density_fit, df_derivatives)
     mol = read_molecule(molecule, embed=True)
     if thermo and mol.n_atoms > 6 and device != "gpu" and basis is None:
         logging.getLogger("molmtl.dft").warning(
@@ -152,6 +155,9 @@ def batch(
     polar: bool = typer.Option(True, "--polar/--no-polar", help="Polarizability."),
     basis: Optional[str] = typer.Option(None, "--basis", help="Another PySCF basis (spherical); not QM9's level."),
     device: str = typer.Option("cpu", "--device", help="auto, cpu or gpu."),
+    df_derivatives: bool = typer.Option(
+        False, "--df-derivatives",
+        help="Density fitting for the optimization and the Hessian only; energies and properties stay exact."),
     store: Optional[Path] = StoreOption,
 ) -> None:
     """Run many molecules; every result (or failure with its reason) goes to the store; rerun to resume."""
@@ -164,7 +170,7 @@ def batch(
         raise InputError(f"method {method!r} is not one of {', '.join(METHODS)}")
     if workers < 0 or threads < 1:
         raise InputError("--workers must be >= 0 and --threads >= 1")
-    job = _protocol(opt, thermo, polar, device, False, basis, False) if method == "dft" else XTBJob(optimize=opt, frequencies=thermo)
+    job = _protocol(opt, thermo, polar, device, False, basis, False, df_derivatives) if method == "dft" else XTBJob(optimize=opt, frequencies=thermo)
     items = read_batch_csv(csv_file)
     results = ResultStore(store)
     client = make_client(scheduler, n_workers=workers, threads_per_task=threads) if (scheduler or workers > 0) else None

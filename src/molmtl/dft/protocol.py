@@ -50,7 +50,12 @@ class QM9Protocol:
         grid: (radial, angular) points per atom; (75, 302) pruned is Gaussian 09's default.
         conv_tol: SCF energy convergence (Hartree); Gaussian's SCF=Tight corresponds to ~1e-9.
         max_cycle: SCF iterations before giving up.
-        density_fit: density fitting (def2-universal-jkfit); faster, about 0.1 mHa from exact.
+        density_fit: density fitting (def2-universal-jkfit) everywhere; faster, about 0.1 mHa from exact.
+        df_derivatives: density fitting for the geometry optimization and the Hessian only (each
+            from its own density-fitted SCF); the reported energy, orbital energies, dipole, R2 and
+            polarizability come from the exact SCF at the final geometry. Frequencies and geometry
+            move little under density fitting, and these two stages dominate the protocol's time
+            (``benchmarks/dft_density_fit.py`` measures the differences).
         optimize: optimize the geometry (geomeTRIC, Gaussian's convergence criteria).
         max_opt_steps: geometry optimization cycles allowed.
         thermo: analytic Hessian, frequencies and thermochemistry (ZPVE, U0, U, H, G, Cv).
@@ -73,6 +78,7 @@ class QM9Protocol:
     conv_tol: float = 1e-10
     max_cycle: int = 100
     density_fit: bool = False
+    df_derivatives: bool = False
     optimize: bool = True
     max_opt_steps: int = 100
     thermo: bool = True
@@ -110,6 +116,8 @@ class QM9Protocol:
         """Everything that changes a number, for the store key (device excluded: same numbers)."""
         d = asdict(self)
         d.pop("device")
+        if not self.df_derivatives:  # added later: left out at its default so earlier store keys still match
+            d.pop("df_derivatives")
         d["grid"] = list(self.grid)
         return d
 
@@ -135,8 +143,8 @@ class QM9Protocol:
     def build_mole(self, atomic_numbers, positions_bohr, charge: int = 0):
         return build_mole(atomic_numbers, positions_bohr, basis=self.basis, convention=self.convention, charge=charge)
 
-    def make_scf(self, mol, device: str = "cpu"):
-        """A configured (not yet run) RKS object for ``mol``."""
+    def make_scf(self, mol, device: str = "cpu", density_fit: bool | None = None):
+        """A configured (not yet run) RKS object for ``mol`` (``density_fit``: None = the setting)."""
         t = convention_map(mol, self.convention)
         if device == "gpu":  # GPU4PySCF: untested in this repository's CI (no GPU)
             if t is not None:
@@ -152,13 +160,13 @@ class QM9Protocol:
         mf.grids.atom_grid = self.grid
         mf.conv_tol = self.conv_tol
         mf.max_cycle = self.max_cycle
-        if self.density_fit:
+        if self.density_fit if density_fit is None else density_fit:
             mf = mf.density_fit(auxbasis="def2-universal-jkfit")
         return mf
 
-    def scf(self, mol, device: str = "cpu", dm0=None):
+    def scf(self, mol, device: str = "cpu", dm0=None, density_fit: bool | None = None):
         """Run the SCF; raise CalculationError if it does not converge."""
-        mf = self.make_scf(mol, device)
+        mf = self.make_scf(mol, device, density_fit)
         mf.kernel(dm0=dm0)
         if not mf.converged:
             raise CalculationError(f"SCF did not converge in {self.max_cycle} cycles")
@@ -183,14 +191,17 @@ class QM9Protocol:
 
         z = molecule.atomic_numbers
         mol = self.build_mole(z, molecule.positions_bohr, molecule.charge)
+        dm0 = None
         if self.optimize:
             t0 = time.perf_counter()
-            mol = self._optimize(mol, device)
+            mol, dm0 = self._optimize(mol, device)
             timings["optimization"] = time.perf_counter() - t0
+            log.info("stage optimization done in %.1f s", timings["optimization"])
 
         t0 = time.perf_counter()
-        mf = self.scf(mol, device)
+        mf = self.scf(mol, device, dm0=dm0)  # from the optimizer's last density: a few cycles
         timings["scf"] = time.perf_counter() - t0
+        log.info("stage scf done in %.1f s (E = %.10f Eh)", timings["scf"], mf.e_tot)
 
         t0 = time.perf_counter()
         raw = self._scf_properties(mf)
@@ -205,12 +216,17 @@ class QM9Protocol:
                 tensor = properties.polarizability_tensor_au(cartesian_shadow(mf))
             raw["alpha"] = properties.isotropic_polarizability_bohr3(_to_numpy(tensor))
             timings["polarizability"] = time.perf_counter() - t0
+            log.info("stage polarizability done in %.1f s", timings["polarizability"])
 
         freqs, n_imag = None, 0
         if self.thermo:
             t0 = time.perf_counter()
-            freqs, n_imag = self._frequencies(mf)
+            hess_mf = mf
+            if self.df_derivatives and not self.density_fit:  # a density-fitted SCF, from the exact density
+                hess_mf = self.scf(mf.mol, device, dm0=mf.make_rdm1(), density_fit=True)
+            freqs, n_imag = self._frequencies(hess_mf)
             timings["hessian"] = time.perf_counter() - t0
+            log.info("stage hessian done in %.1f s", timings["hessian"])
             if n_imag:
                 warnings.append(f"{n_imag} imaginary frequencies: not a minimum; they are left out of the thermochemistry")
             pos = mol.atom_coords(unit="Bohr")
@@ -235,12 +251,15 @@ class QM9Protocol:
         )
 
     def _optimize(self, mol, device):
+        """The optimized molecule and the last SCF density (a converged guess at that geometry)."""
         from molmtl.dft.optimize import optimize_geometry
 
         state = {"dm": None}
 
+        fit = True if self.df_derivatives else None
+
         def energy_gradient(m):
-            mf = self.scf(m, device, dm0=state["dm"])
+            mf = self.scf(m, device, dm0=state["dm"], density_fit=fit)
             state["dm"] = mf.make_rdm1()
             grad = cartesian_shadow(mf).nuc_grad_method()
             grad.verbose = 0
@@ -248,7 +267,7 @@ class QM9Protocol:
 
         pos, steps = optimize_geometry(mol, energy_gradient, max_steps=self.max_opt_steps)
         log.info("DFT geometry optimization: %d steps", steps)
-        return mol.set_geom_(pos, unit="Bohr", inplace=False)
+        return mol.set_geom_(pos, unit="Bohr", inplace=False), state["dm"]
 
     def _scf_properties(self, mf) -> dict[str, float]:
         mol = mf.mol
