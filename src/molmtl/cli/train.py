@@ -174,6 +174,8 @@ def register(app: typer.Typer) -> None:
         precision: str = typer.Option(None, help="32-true or bf16-mixed."),
         compile: bool = typer.Option(False, "--compile", help="torch.compile the model (GPU)."),
         device_data: bool = typer.Option(False, "--device-data", help="QM9 + 3D encoder: keep the padded training set on the GPU (no DataLoader)."),
+        trim_to: int = typer.Option(None, help="With --device-data: cut each batch's atom axis to its largest molecule rounded up to a multiple of N (8: at most 4 shapes for torch.compile; default: off)."),
+        sort_window: int = typer.Option(None, help="With --trim-to: sort windows of this many shuffled training molecules by size, so batches hold similar sizes (default: 16 batches; 0: no sorting, which leaves batches of hundreds of molecules at 29 atoms)."),
         resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint and config."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar (else one log line per epoch)."),
         time_limit: float = typer.Option(None, help="Wall-clock budget in seconds for this invocation's training epochs: stop at the last epoch boundary inside it, write the model, continue later with --resume. Data loading and the final evaluation come on top (about a minute for QM9 on a GPU)."),
@@ -190,7 +192,8 @@ def register(app: typer.Typer) -> None:
                                         batch_size=batch_size, lr=lr, weight_decay=weight_decay, schedule=schedule,
                                         loss=loss, seed=seed, precision=precision, early_stopping=early_stopping,
                                         protocol=None if protocol == "standard" else protocol,
-                                        compile=compile or None, device_data=device_data or None).items() if v is not None]
+                                        compile=compile or None, device_data=device_data or None, trim_to=trim_to,
+                                        sort_window=sort_window).items() if v is not None]
             if given:
                 raise InputError(f"--resume continues the run in {out} with its saved config; only --epochs, "
                                  f"--accelerator, --devices, --time-limit and --progress may change (got --{given[0].replace('_', '-')})")
@@ -209,8 +212,10 @@ def register(app: typer.Typer) -> None:
                                   weight_decay=weight_decay, schedule=schedule, loss=loss, seed=seed,
                                   accelerator=accelerator, devices=devices, precision=precision, compile=compile,
                                   early_stopping=early_stopping)
-            if device_data:
-                config = config.replace(device_data=True)
+            if device_data or trim_to is not None or sort_window is not None:
+                if sort_window is None and trim_to:
+                    sort_window = 16 * config.batch_size
+                config = config.replace(device_data=device_data, trim_to=trim_to or 0, sort_window=sort_window or 0)
             _check_names(config)
         if time_limit is not None and not time_limit > 0:
             raise InputError(f"--time-limit must be a positive number of seconds, got {time_limit}")

@@ -276,9 +276,49 @@ class PaddedDataset:
         return PaddedDataset(self.z.to(device), self.pos.to(device), self.mask.to(device),
                              self.y.to(device) if self.y is not None else None)
 
-    def batch(self, index: Tensor | slice) -> MolBatch:
-        return MolBatch(z=self.z[index], pos=self.pos[index], mask=self.mask[index],
+    def batch(self, index: Tensor | slice, width: int | None = None) -> MolBatch:
+        """Molecules ``index``; with ``width``, only their first ``width`` atom slots (a copy, contiguous)."""
+        if width is None or width >= self.z.shape[1]:
+            return MolBatch(z=self.z[index], pos=self.pos[index], mask=self.mask[index],
+                            y=self.y[index] if self.y is not None else None)
+        cut = (lambda t: t[index, :width]) if isinstance(index, Tensor) else (lambda t: t[index, :width].contiguous())
+        return MolBatch(z=cut(self.z), pos=cut(self.pos), mask=cut(self.mask),
                         y=self.y[index] if self.y is not None else None)
+
+    def plan(self, order: np.ndarray, batch_size: int, *, drop_last: bool = False, trim_to: int | None = None,
+             sort_window: int = 0, generator: torch.Generator | None = None) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
+        """Cut ``order`` (dataset rows, on the host) into batches, on the host alone.
+
+        Args:
+            order: the rows, in the order wanted.
+            batch_size: molecules per batch.
+            drop_last: leave out a last, smaller batch.
+            trim_to: each batch's width is its largest molecule rounded up to a multiple of
+                ``trim_to`` (at most ``n_max``). None or 0: every batch is ``n_max`` wide.
+            sort_window: sort each window of this many molecules of ``order`` by size before
+                cutting it into batches, then shuffle the batches (with ``generator``), so that
+                batches hold similar sizes and ``trim_to`` removes more padding. 0: no sorting.
+
+        Returns:
+            ``(order, spans)``: the (possibly sorted) rows, and one ``(start, end, width)`` per
+            batch: rows ``order[start:end]``, atom slots ``:width``.
+        """
+        n, n_max = len(order), self.z.shape[1]
+        if sort_window > 0:
+            windows = [order[i:i + sort_window] for i in range(0, n, sort_window)]
+            order = np.concatenate([w[np.argsort(self.n_atoms[w], kind="stable")] for w in windows]) if n else order
+        stop = n - n % batch_size if drop_last else n
+        starts = list(range(0, stop, batch_size))
+        if sort_window > 0:
+            starts = [starts[k] for k in torch.randperm(len(starts), generator=generator).tolist()]
+        spans = []
+        for start in starts:
+            end = min(start + batch_size, n)
+            width = n_max
+            if trim_to:
+                width = min(-(-int(self.n_atoms[order[start:end]].max()) // trim_to) * trim_to, n_max)
+            spans.append((start, end, width))
+        return order, spans
 
     def batches(self, batch_size: int, *, shuffle: bool = False, generator: torch.Generator | None = None,
                 drop_last: bool = False, trim_to: int | None = None, sort_window: int = 0) -> Iterator[MolBatch]:
@@ -294,33 +334,19 @@ class PaddedDataset:
                 None: every batch keeps all ``n_max`` atoms (one static shape).
             sort_window: with ``shuffle``, sort each window of this many shuffled molecules by
                 size before cutting it into batches (then shuffle the batches), so that batches
-                hold similar sizes and ``trim_to`` removes more padding. 0: no sorting.
+                hold similar sizes and ``trim_to`` removes more padding (random batches of a
+                few hundred QM9 molecules almost always hold one of 25 atoms or more). 0: no sorting.
 
-        The order and widths are decided on the host from atom counts kept there, so iterating
-        never waits on the GPU.
+        The order and widths are decided on the host (:meth:`plan`) from atom counts kept
+        there, so iterating never waits on the GPU.
         """
         n = len(self)
-        if shuffle:
-            order = torch.randperm(n, generator=generator).numpy()
-        else:
-            order = np.arange(n)
-        if shuffle and sort_window > 0:
-            windows = [order[i:i + sort_window] for i in range(0, n, sort_window)]
-            order = np.concatenate([w[np.argsort(self.n_atoms[w], kind="stable")] for w in windows])
-        stop = n - n % batch_size if drop_last else n
-        starts = list(range(0, stop, batch_size))
-        if shuffle and sort_window > 0:
-            starts = [starts[k] for k in torch.randperm(len(starts), generator=generator).tolist()]
-        order_dev = torch.from_numpy(order).to(self.z.device)
-        for start in starts:
-            end = min(start + batch_size, n)
-            index = order_dev[start:end] if shuffle else slice(start, end)
-            batch = self.batch(index)
-            if trim_to:
-                width = int(self.n_atoms[order[start:end]].max())
-                width = min(-(-width // trim_to) * trim_to, self.z.shape[1])
-                batch = MolBatch(z=batch.z[:, :width], pos=batch.pos[:, :width], mask=batch.mask[:, :width], y=batch.y)
-            yield batch
+        order = torch.randperm(n, generator=generator).numpy() if shuffle else np.arange(n)
+        order, spans = self.plan(order, batch_size, drop_last=drop_last, trim_to=trim_to,
+                                 sort_window=sort_window if shuffle else 0, generator=generator)
+        order_dev = torch.from_numpy(order).to(self.z.device) if shuffle else None
+        for start, end, width in spans:
+            yield self.batch(order_dev[start:end] if shuffle else slice(start, end), width)
 
 
 __all__ = ["MolDataset", "PaddedDataset", "PackedGraphs", "build_graphs", "cached_graphs", "collate", "make_collate"]

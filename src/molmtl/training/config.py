@@ -75,6 +75,8 @@ class TrainConfig:
     compile: bool = False  # torch.compile the strategy (GPU; slow to start)
     num_workers: int = 0  # DataLoader workers
     device_data: bool = False  # QM9 + 3D encoder: whole padded set on the device, no DataLoader (GPU speed)
+    trim_to: int = 0  # device_data: cut each batch to its largest molecule, rounded up to a multiple of this (0: off)
+    sort_window: int = 0  # device_data: size-sort windows of this many shuffled training molecules, so trim_to cuts padding
 
     def __post_init__(self):
         object.__setattr__(self, "tasks", tuple(self.tasks))
@@ -110,6 +112,13 @@ class TrainConfig:
             raise InputError(f"seed must be an integer from 0 to 2**32 - 1, got {self.seed}")
         if self.early_stopping is not None and int(self.early_stopping) < 0:
             raise InputError(f"early-stopping patience must be >= 0 epochs (0: off), got {self.early_stopping}")
+        for name in ("trim_to", "sort_window"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise InputError(f"{name.replace('_', ' ')} must be an integer >= 0 (0: off), got {value!r}")
+        if (self.trim_to or self.sort_window) and not self.device_data:
+            raise InputError("trimming batches (trim_to, sort_window) needs device-resident data (device_data, "
+                             "--device-data); DataLoader batches are already padded to their largest molecule")
         if self.accelerator not in ACCELERATORS:
             raise InputError(f"unknown accelerator {self.accelerator!r}; use {', '.join(ACCELERATORS)}")
         if not _valid_devices(self.devices):

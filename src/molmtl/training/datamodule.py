@@ -161,11 +161,18 @@ class PaddedLoader:
     molecule from ``rank`` on (the DistributedSampler's rule): the permutation is first padded
     with its own head to a multiple of ``world``, so every process takes the same number of
     steps (an extra step on one process would hang the others' gradient all-reduce).
+
+    ``trim_to`` and ``sort_window`` are :meth:`PaddedDataset.plan`'s, applied to this process's
+    share (sorting only when shuffling): batches cut to their largest molecule rounded up to a
+    multiple of ``trim_to`` atoms. Random batches of 1,024 QM9 molecules always hold one of 25
+    atoms or more, so trimming needs size-sorted windows to remove padding.
     """
 
-    def __init__(self, data, batch_size: int, *, shuffle: bool, seed: int = 0, rank: int = 0, world: int = 1):
+    def __init__(self, data, batch_size: int, *, shuffle: bool, seed: int = 0, rank: int = 0, world: int = 1,
+                 trim_to: int = 0, sort_window: int = 0):
         self.data, self.batch_size, self.shuffle, self.seed = data, batch_size, shuffle, seed
         self.rank, self.world, self.epoch = rank, world, 0
+        self.trim_to, self.sort_window = trim_to, sort_window
 
     def _local(self) -> int:
         return -(-len(self.data) // self.world)  # the same on every process
@@ -174,7 +181,7 @@ class PaddedLoader:
         return -(-self._local() // self.batch_size)
 
     def __iter__(self):
-        n, device = len(self.data), self.data.z.device
+        n, gen = len(self.data), None
         if self.shuffle:
             gen = torch.Generator().manual_seed(self.seed + self.epoch)
             order = torch.randperm(n, generator=gen)
@@ -184,9 +191,11 @@ class PaddedLoader:
         total = self._local() * self.world
         if total > n:  # pad as DistributedSampler does: repeat the head of the permutation
             order = order.repeat(-(-total // n))[:total]
-        order = order[self.rank :: self.world].to(device)
-        for start in range(0, len(order), self.batch_size):
-            yield self.data.batch(order[start : start + self.batch_size])
+        order, spans = self.data.plan(order[self.rank :: self.world].numpy(), self.batch_size, trim_to=self.trim_to,
+                                      sort_window=self.sort_window if self.shuffle else 0, generator=gen)
+        order = torch.from_numpy(order).to(self.data.z.device)  # one copy per epoch
+        for start, end, width in spans:
+            yield self.data.batch(order[start:end], width)
 
 
 class MolDataModule(L.LightningDataModule):
@@ -200,16 +209,22 @@ class MolDataModule(L.LightningDataModule):
         graph, geometry: what batches carry (the encoder's needs).
         num_workers: DataLoader worker processes.
         seed: seed of the training shuffle (Lightning swaps in a DistributedSampler under DDP).
+        trim_to, sort_window: with ``device_data``, :class:`PaddedLoader`'s batch trimming
+            (``sort_window`` for the training part only). 0: off.
     """
 
     def __init__(self, data: TrainingData, *, batch_size: int, graph: bool, geometry: bool,
-                 num_workers: int = 0, seed: int = 0, device_data: bool = False):
+                 num_workers: int = 0, seed: int = 0, device_data: bool = False, trim_to: int = 0,
+                 sort_window: int = 0):
         super().__init__()
         self.data, self.batch_size, self.num_workers, self.seed = data, batch_size, num_workers, seed
         self.collate_fn = make_collate(graph=graph, geometry=geometry)
         if device_data and (graph or not geometry or data.qm9_parts is None):
             raise InputError("device-resident data works for QM9 with 3D encoders only (not CSV files or 2D graphs)")
-        self.device_data = device_data
+        if (trim_to or sort_window) and not device_data:
+            raise InputError("trimming batches (trim_to, sort_window) works with device-resident data only; "
+                             "DataLoader batches are already padded to their largest molecule")
+        self.device_data, self.trim_to, self.sort_window = device_data, trim_to, sort_window
         self.n_train = len(data.train)
         self._padded: dict = {}
 
@@ -221,7 +236,8 @@ class MolDataModule(L.LightningDataModule):
             device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
             self._padded[part] = PaddedDataset.from_qm9(self.data.qm9_parts[part], self.data.targets).to(device)
         rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer is not None else (0, 1)
-        return PaddedLoader(self._padded[part], self.batch_size, shuffle=shuffle, seed=self.seed, rank=rank, world=world)
+        return PaddedLoader(self._padded[part], self.batch_size, shuffle=shuffle, seed=self.seed, rank=rank, world=world,
+                            trim_to=self.trim_to, sort_window=self.sort_window)
 
     def _loader(self, ds, shuffle: bool) -> DataLoader:
         gen = torch.Generator().manual_seed(self.seed) if shuffle else None

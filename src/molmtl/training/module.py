@@ -30,20 +30,48 @@ def _own_compile_encoders(strategy) -> list:
     return [m for m in strategy.modules() if isinstance(getattr(m, "compile", None), bool) and hasattr(m, "_compiled")]
 
 
-def _compiled_forward(strategy, static: bool = True):
+#: QM9's largest molecule (atoms): the widest batch ``--device-data`` makes.
+QM9_MAX_ATOMS = 29
+
+
+def static_shape_count(trim_to: int, n_max: int = QM9_MAX_ATOMS) -> int:
+    """Most distinct input shapes a static compile meets in one run of device-resident batches:
+    atom widths (1, or ``ceil(n_max / trim_to)`` when trimming) x (full, last smaller batch) x
+    (training, validation under ``inference_mode``: a new graph too)."""
+    widths = -(-n_max // trim_to) if trim_to else 1
+    return widths * 2 * 2
+
+
+def allow_recompiles(n: int) -> None:
+    """Let torch._dynamo keep at least ``n`` compiled graphs per function (a process-wide setting,
+    only ever raised here).
+
+    With ``dynamic=False`` each new input shape is a recompile, kept in a cache of
+    ``recompile_limit`` (formerly ``cache_size_limit``; default 8) graphs per function; past it
+    dynamo logs one warning and runs every further shape eagerly: a silent slow-down.
+    """
+    cfg = torch._dynamo.config
+    name = "recompile_limit" if hasattr(cfg, "recompile_limit") else "cache_size_limit"
+    setattr(cfg, name, max(int(getattr(cfg, name)), int(n)))
+
+
+def _compiled_forward(strategy, static: bool = True, shapes: int = static_shape_count(0)):
     """The strategy's forward under ``torch.compile``.
 
-    With ``static`` (fixed-width batches: ``--device-data``), encoders that compile their own
-    static-shape core (PaiNN: the layers, ``dynamic=False``, CUDA only) are switched to it and
-    the strategy stays eager, provided it calls ``encoder(batch)``. Otherwise (DataLoader
-    batches of varying width, layer-wise strategies) the whole strategy is wrapped, with
-    torch.compile's dynamic shapes after a first recompile; the wrapper is kept outside the
-    module tree so ``state_dict`` keys stay plain.
+    With ``static`` (batches of a few fixed widths: ``--device-data``, with ``--trim-to`` up to
+    ``ceil(29 / trim_to)`` widths), encoders that compile their own static-shape core (PaiNN:
+    the layers, ``dynamic=False``, CUDA only) are switched to it and the strategy stays eager,
+    provided it calls ``encoder(batch)``; dynamo's recompile limit is raised to ``shapes`` (the
+    graphs of one run, :func:`static_shape_count`). Otherwise (DataLoader batches of varying
+    width, layer-wise strategies) the whole strategy is wrapped, with torch.compile's dynamic
+    shapes after a first recompile; the wrapper is kept outside the module tree so
+    ``state_dict`` keys stay plain.
     """
     own = _own_compile_encoders(strategy)
     if static and own and getattr(strategy, "calls_encoder_forward", True):
         for m in own:
             m.compile = True
+        allow_recompiles(shapes)
         return strategy
     return torch.compile(strategy)
 
@@ -78,7 +106,10 @@ class MTLModule(L.LightningModule):
         self.config, self.steps_per_epoch = config, max(int(steps_per_epoch), 1)
         self.strategy, self.balancer, self.scaler = strategy, balancer, scaler
         self.tasks = tuple(strategy.tasks)
-        self.__dict__["_forward"] = _compiled_forward(strategy, static=config.device_data) if config.compile else strategy
+        forward = strategy
+        if config.compile:
+            forward = _compiled_forward(strategy, static=config.device_data, shapes=static_shape_count(config.trim_to))
+        self.__dict__["_forward"] = forward
         self._val: list[Tensor] = []
 
     # --- optimization ------------------------------------------------------------------------

@@ -112,7 +112,8 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, pro
     log.info("training %s/%s/%s on %d molecules (%s), validating on %d", config.encoder, config.strategy,
              config.weighting, len(data.train), data.split.name, len(data.val))
     dm = MolDataModule(data, batch_size=config.batch_size, graph=enc.needs_graph, geometry=enc.needs_geometry,
-                       num_workers=config.num_workers, seed=config.seed, device_data=config.device_data)
+                       num_workers=config.num_workers, seed=config.seed, device_data=config.device_data,
+                       trim_to=config.trim_to, sort_window=config.sort_window)
     module = MTLModule(config, strategy, balancer, scaler, math.ceil(len(data.train) / config.batch_size))
 
     out.mkdir(parents=True, exist_ok=True)
