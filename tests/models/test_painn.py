@@ -29,9 +29,9 @@ def _predict(enc, heads, batch):
     return torch.stack([h(feats) for h in heads], dim=1)
 
 
-@pytest.fixture()
-def model():
-    enc = PaiNN(hidden=32, num_layers=2).eval()
+@pytest.fixture(params=["bmm", "elementwise"])
+def model(request):
+    enc = PaiNN(hidden=32, num_layers=2, message=request.param).eval()
     heads = [make_head(t, enc.out_dim).eval() for t in TARGETS]
     return enc, heads
 
@@ -161,9 +161,10 @@ def test_matches_the_papers_equations(batch8):
     assert v_ref.abs().max() > 1e-2
 
 
-def test_bf16_autocast_path_runs_and_stays_close(batch8):
+@pytest.mark.parametrize("message", ["bmm", "elementwise"])
+def test_bf16_autocast_path_runs_and_stays_close(batch8, message):
     # the CUDA bf16 path, exercised with CPU autocast: dtypes must mix correctly (bmm, Linear, einsum)
-    enc = PaiNN(hidden=32, num_layers=3).eval()
+    enc = PaiNN(hidden=32, num_layers=3, message=message).eval()
     with torch.no_grad():
         s32, v32 = enc._layers(batch8.z, batch8.pos, batch8.mask)
         with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -174,13 +175,44 @@ def test_bf16_autocast_path_runs_and_stays_close(batch8):
     assert rel < 0.05 and rel_v < 0.05, (float(rel), float(rel_v))
 
 
-def test_layers_trace_as_one_graph(batch8):
+@pytest.mark.parametrize("message", ["bmm", "elementwise"])
+def test_layers_trace_as_one_graph(batch8, message):
     # what --compile relies on: dynamo captures the whole layer stack (no graph breaks), forward
     # and backward; aot_eager needs no C++ compiler, so this runs on CPU
-    enc = PaiNN(hidden=16, num_layers=2)
+    enc = PaiNN(hidden=16, num_layers=2, message=message)
     compiled = torch.compile(enc._layers, backend="aot_eager", fullgraph=True, dynamic=False)
     s, v = compiled(batch8.z, batch8.pos, batch8.mask)
     (s.sum() + v.sum()).backward()
     s0, _ = enc._layers(batch8.z, batch8.pos, batch8.mask)
     assert torch.allclose(s, s0, atol=1e-5)
     assert enc.messages[0].filter.weight.grad is not None
+
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-10), (torch.float32, 1e-5)])
+def test_message_variants_agree_in_outputs_and_gradients(batch8, dtype, tol):
+    # the same parameters computed two ways: batched matrix products and elementwise pair tensors
+    torch.manual_seed(0)
+    bmm = PaiNN(hidden=24, num_layers=3, n_rbf=12, message="bmm").to(dtype)
+    with torch.no_grad():
+        for p in bmm.parameters():  # larger weights than the default init: every term matters
+            p.mul_(1.5)
+    elementwise = PaiNN(hidden=24, num_layers=3, n_rbf=12, message="elementwise").to(dtype)
+    elementwise.load_state_dict(bmm.state_dict())
+    pos = batch8.pos.to(dtype)
+    results = []
+    for enc in (bmm, elementwise):
+        s, v = enc._layers(batch8.z, pos, batch8.mask)
+        (s.pow(2).sum() + (v * torch.linspace(-1, 1, 3, dtype=dtype).view(3, 1)).sum()).backward()
+        results.append((s.detach(), v.detach(), {n: p.grad for n, p in enc.named_parameters()}))
+    (s0, v0, g0), (s1, v1, g1) = results
+    assert float(v0.abs().max()) > 1e-2
+    torch.testing.assert_close(s1, s0, rtol=tol, atol=tol * float(s0.abs().max()))
+    torch.testing.assert_close(v1, v0, rtol=tol, atol=tol * float(v0.abs().max()))
+    assert g0.keys() == g1.keys()
+    for name in g0:
+        torch.testing.assert_close(g1[name], g0[name], rtol=tol, atol=tol * float(g0[name].abs().max()) + tol, msg=name)
+
+
+def test_unknown_message_variant():
+    with pytest.raises(ValueError, match="unknown PaiNN message"):
+        PaiNN(message="scatter")

@@ -97,6 +97,16 @@ class PaiNNMessage(nn.Module):
         for m in (self.phi[0], self.phi[2], self.filter):
             m.reset_parameters()
 
+    @staticmethod
+    def geometry(pos: Tensor, d: Tensor, fc: Tensor, rbf: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The inputs :meth:`forward` takes after ``s, v``, from centred ``pos`` ``(B, N, 3)``,
+        distances ``d`` ``(B, N, N)``, masked cutoff ``fc`` ``(B, N, N)`` and ``rbf`` ``(B, N, N, K)``:
+        ``(basis, basis_d, pos)``."""
+        B, N = d.shape[:2]
+        basis = torch.cat([rbf, torch.ones_like(d).unsqueeze(-1)], dim=-1) * fc.unsqueeze(-1)
+        basis = basis.permute(0, 3, 1, 2).reshape(B, rbf.shape[-1] + 1, N * N)
+        return basis, basis / d.reshape(B, 1, N * N), pos
+
     def forward(self, s: Tensor, v: Tensor, basis: Tensor, basis_d: Tensor, pos: Tensor) -> tuple[Tensor, Tensor]:
         """One message pass.
 
@@ -127,6 +137,42 @@ class PaiNNMessage(nn.Module):
         out = neighbour_sum(w_vs, basis_d, rhs_vs)
         dv_vs = out[:, :, :3] - pos.unsqueeze(-1) * out[:, :, 3:]
         return ds, dv_vv + dv_vs
+
+
+class PaiNNMessageElementwise(PaiNNMessage):
+    r"""PaiNN's message block (Eq. 7-8) in the straightforward dense form, with the parameters of
+    :class:`PaiNNMessage` (so weights load into either):
+
+    .. math::
+        x_{ij} = \phi(s_j) \circ \mathcal{W}(r_{ij}) \in \mathbb{R}^{3F}, \quad
+        \Delta s_i = \sum_j x^s_{ij}, \quad
+        \Delta \vec v_i = \sum_j x^{vv}_{ij} \circ \vec v_j + x^{vs}_{ij} \frac{\vec r_{ij}}{\|\vec r_{ij}\|}
+
+    as ``(B, N, N, 3F)`` tensors multiplied element by element and summed over ``j``: more memory
+    traffic than the batched matrix products unless ``torch.compile`` fuses the products into
+    the sums.
+    """
+
+    @staticmethod
+    def geometry(pos: Tensor, d: Tensor, fc: Tensor, rbf: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """``(rbf, fc, unit)``: unit vectors ``(B, N, N, 3)`` from atom i to atom j besides the
+        basis and the masked cutoff (0 on masked pairs, which so carry no message)."""
+        r = pos.unsqueeze(1) - pos.unsqueeze(2)  # r[b, i, j] = pos_j - pos_i
+        return rbf, fc, r / d.unsqueeze(-1)
+
+    def forward(self, s: Tensor, v: Tensor, rbf: Tensor, fc: Tensor, unit: Tensor) -> tuple[Tensor, Tensor]:
+        """``s`` ``(B, N, F)``, ``v`` ``(B, N, 3, F)``; returns ``(ds, dv)`` of the same shapes."""
+        w = self.filter(rbf)
+        w = w * fc.unsqueeze(-1).to(w.dtype)  # W(r_ij): (B, N_i, N_j, 3F)
+        x = self.phi(s).unsqueeze(1) * w  # phi(s_j) o W(r_ij)
+        x_s, x_vv, x_vs = torch.split(x, self.hidden, dim=-1)
+        dv = (x_vv.unsqueeze(3) * v.unsqueeze(1).to(x.dtype)).sum(2)
+        dv = dv + (x_vs.unsqueeze(3) * unit.unsqueeze(-1).to(x.dtype)).sum(2)
+        return x_s.sum(2), dv
+
+
+#: PaiNN's ``message`` choices: the same parameters, two ways to compute.
+MESSAGES = {"bmm": PaiNNMessage, "elementwise": PaiNNMessageElementwise}
 
 
 class PaiNNUpdate(nn.Module):
@@ -176,34 +222,34 @@ class PaiNN(Encoder):
             also a no-op on CPU). (default: :obj:`False`)
         bf16 (bool, optional): run the layers under bf16 autocast on CUDA (ignored on CPU);
             features are returned as float32. (default: :obj:`False`)
+        message (str, optional): how message blocks compute: ``"bmm"`` (:class:`PaiNNMessage`,
+            batched matrix products) or ``"elementwise"`` (:class:`PaiNNMessageElementwise`);
+            the same parameters and numbers. (default: :obj:`"bmm"`)
     """
 
     needs_graph = False
     needs_geometry = True
 
     def __init__(self, hidden: int = 128, num_layers: int = 3, n_rbf: int = 20, cutoff: float = 5.0,
-                 max_z: int = MAX_Z, compile: bool = False, bf16: bool = False):
+                 max_z: int = MAX_Z, compile: bool = False, bf16: bool = False, message: str = "bmm"):
         super().__init__()
+        if message not in MESSAGES:
+            raise ValueError(f"unknown PaiNN message {message!r}; use one of {', '.join(MESSAGES)}")
         self.hidden, self.num_layers, self.n_rbf, self.cutoff = hidden, num_layers, n_rbf, float(cutoff)
         self.out_dim = hidden
-        self.compile, self.bf16 = compile, bf16
+        self.compile, self.bf16, self.message = compile, bf16, message
         self.embedding = nn.Embedding(max_z + 1, hidden, padding_idx=0)
-        self.messages = nn.ModuleList(PaiNNMessage(hidden, n_rbf) for _ in range(num_layers))
+        self.messages = nn.ModuleList(MESSAGES[message](hidden, n_rbf) for _ in range(num_layers))
         self.updates = nn.ModuleList(PaiNNUpdate(hidden) for _ in range(num_layers))
         self._compiled = None  # built on first CUDA forward; never pickled or deep-copied
 
-    def _geometry(self, pos: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """Centred positions, the cutoff-weighted radial bases (plain and divided by distance)
-        as ``(B, K+1, N*N)`` blocks, and the atom mask as a float ``(B, N, 1)``."""
-        B, N = mask.shape
+    def _geometry(self, pos: Tensor, mask: Tensor) -> tuple[tuple[Tensor, ...], Tensor]:
+        """The message blocks' pair inputs (their ``geometry``) and the atom mask as a float ``(B, N, 1)``."""
         m = mask.unsqueeze(-1).to(pos.dtype)
         pos = (pos - masked_mean(pos, mask).unsqueeze(1)) * m  # centered: keeps the vs sums small
         d, pair = pair_distances(pos, mask, self.cutoff)
         fc = cosine_cutoff(d, self.cutoff) * pair  # (B, N, N), 0 on masked pairs
-        basis = torch.cat([sine_rbf(d, self.n_rbf, self.cutoff), torch.ones_like(d).unsqueeze(-1)], dim=-1)
-        basis = (basis * fc.unsqueeze(-1)).permute(0, 3, 1, 2).reshape(B, self.n_rbf + 1, N * N)
-        basis_d = basis / d.reshape(B, 1, N * N)
-        return pos, basis, basis_d, m
+        return MESSAGES[self.message].geometry(pos, d, fc, sine_rbf(d, self.n_rbf, self.cutoff)), m
 
     def _embed(self, z: Tensor) -> tuple[Tensor, Tensor]:
         s = self.embedding(z)
@@ -211,9 +257,9 @@ class PaiNN(Encoder):
 
     def _layer(self, k: int, s: Tensor, v: Tensor, geometry) -> tuple[Tensor, Tensor]:
         """Layer ``k``: residual message block, residual update block, padding rows kept at 0."""
-        pos, basis, basis_d, m = geometry
+        pairs, m = geometry
         m = m.to(s.dtype)
-        ds, dv = self.messages[k](s, v, basis, basis_d, pos)
+        ds, dv = self.messages[k](s, v, *pairs)
         s, v = s + ds, v + dv
         ds, dv = self.updates[k](s, v)
         return (s + ds) * m, (v + dv) * m.unsqueeze(2)
@@ -275,4 +321,4 @@ class PaiNN(Encoder):
             m.reset_parameters()
 
 
-__all__ = ["PaiNN", "PaiNNMessage", "PaiNNUpdate", "cosine_cutoff", "sine_rbf", "pair_distances", "pair_geometry"]
+__all__ = ["PaiNN", "PaiNNMessage", "PaiNNMessageElementwise", "PaiNNUpdate", "cosine_cutoff", "sine_rbf", "pair_distances", "pair_geometry"]
