@@ -43,6 +43,10 @@ def test_train_help_lists_every_registry_name(capsys, monkeypatch):
     (["--precision", "bf16-true"], "not supported"),
     (["--hidden", "0"], "--hidden"),
     (["--encoder", "painn", "--cutoff", "-1"], "--cutoff"),
+    (["--encoder", "painn", "--message", "scatter"], "unknown --message"),
+    (["--encoder", "gcn", "--message", "bmm"], "only painn"),
+    (["--trim-to", "8"], "--device-data"),
+    (["--device-data", "--trim-to", "-8"], "trim to must be"),
 ])
 def test_train_bad_input_exits_2_with_one_line(tmp_path, capsys, args, words):
     assert main(["-q", "train", "--out", str(tmp_path / "run"), *args]) == 2
@@ -67,7 +71,8 @@ def test_csv_with_an_element_outside_the_models_exits_2(tmp_path, capsys):
     assert err.startswith("error:") and len(err.splitlines()) == 1 and "Cl" in err, err
 
 
-@pytest.mark.parametrize("flag", [["--early-stopping", "5"], ["--protocol", "libmtl"], ["--compile"], ["--device-data"]])
+@pytest.mark.parametrize("flag", [["--early-stopping", "5"], ["--protocol", "libmtl"], ["--compile"], ["--device-data"],
+                                  ["--trim-to", "8"], ["--message", "elementwise"]])
 def test_resume_refuses_options_it_would_ignore(tmp_path, capsys, flag):
     run = tmp_path / "run"
     run.mkdir()

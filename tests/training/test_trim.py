@@ -114,9 +114,10 @@ def test_train_cli_with_device_data_and_trim(tmp_path, capsys):
     assert main(["-q", "train", "--out", str(run), *tiny, "--trim-to", "8"]) == 2  # without --device-data
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and len(err.splitlines()) == 1 and "--device-data" in err, err
-    assert main(["-q", "train", "--out", str(run), *tiny, "--device-data", "--trim-to", "8"]) == 0
+    assert main(["-q", "train", "--out", str(run), *tiny, "--device-data", "--trim-to", "8", "--message", "elementwise"]) == 0
     config = json.loads((run / "config.json").read_text())
     assert config["device_data"] and config["trim_to"] == 8 and config["sort_window"] == 16 * 8
+    assert config["encoder_hp"]["message"] == "elementwise"
     assert (run / "model.pt").is_file()
     assert main(["-q", "train", "--out", str(run), "--resume", "--trim-to", "4"]) == 2
     assert "--trim-to" in capsys.readouterr().err
