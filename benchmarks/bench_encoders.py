@@ -8,10 +8,16 @@ neighbour list (``radius_graph`` needs torch-cluster, not installed) is built by
 :class:`DenseRadiusGraph` inside its forward, so the time includes it, as it would include
 ``radius_graph``. Batches for both models are prepared before timing.
 
+PaiNN's two message-block implementations (``--painn-messages bmm,elementwise``: batched matrix
+products or elementwise pair tensors, the same parameters and numbers) are timed in the same run.
+``--compile`` compiles PaiNN's layers (what ``molmtl train --compile --device-data`` does);
+``--compile-model`` compiles the whole model (encoder and heads) instead.
+
 Usage::
 
     python benchmarks/bench_encoders.py --device cpu --batch-size 32 --steps 5
-    python benchmarks/bench_encoders.py --device cuda --batch-size 1024 --steps 50 --compile --bf16
+    python benchmarks/bench_encoders.py --device cuda --batch-size 1024 --steps 50 --compile --bf16 \
+        --painn-messages bmm,elementwise --heads bank,fused --trim-to 8
 """
 
 from __future__ import annotations
@@ -29,9 +35,10 @@ from molmtl.data.qm9 import load_qm9
 from molmtl.models.base import MolBatch
 from molmtl.models.heads import make_head, make_heads
 from molmtl.models.normalize import TargetScaler
-from molmtl.models.painn import PaiNN
+from molmtl.models.painn import MESSAGES, PaiNN
 from molmtl.mtl._parts import HeadBank
 from molmtl.targets import TARGETS
+from molmtl.training.module import allow_recompiles
 
 log = logging.getLogger("bench_encoders")
 
@@ -77,6 +84,10 @@ class PaiNNMultiHead(nn.Module):
     ``"fused"`` (FusedHeads: one set of fused parameters).
     """
 
+    #: ``heads`` choices and their row labels.
+    KINDS = {"loop": "19 TaskHeads, one by one", "bank": "HeadBank(19), stacked (molmtl train's hard sharing)",
+             "fused": "FusedHeads(19)"}
+
     def __init__(self, heads: str, **kw):
         super().__init__()
         self.encoder = PaiNN(**kw)
@@ -105,9 +116,10 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_model(name, model, inputs, targets, *, device, steps: int, warmup: int, batch_size: int) -> dict:
+def time_model(name, model, inputs, targets, *, device, steps: int, warmup: int, batch_size: int,
+               fused_adam: bool = False) -> dict:
     """Train and inference throughput (molecules/s) and CUDA peak memory (MiB) of ``model``."""
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4, **({"fused": True} if fused_adam else {}))
 
     def train_step(k):
         opt.zero_grad(set_to_none=True)
@@ -115,6 +127,7 @@ def time_model(name, model, inputs, targets, *, device, steps: int, warmup: int,
         loss.backward()
         opt.step()
 
+    warmup = max(warmup, len(inputs))  # every batch once: trimmed batches of new widths compile before timing
     model.train()
     for k in range(warmup):
         train_step(k)
@@ -154,7 +167,8 @@ def main(argv=None) -> None:
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--batch-size", type=int, default=32, help="molecules per batch")
     p.add_argument("--steps", type=int, default=5, help="timed steps per phase")
-    p.add_argument("--warmup", type=int, default=2, help="untimed steps first (compilation, cudnn)")
+    p.add_argument("--warmup", type=int, default=2,
+                   help="untimed steps first (compilation, cudnn), at least one per distinct batch")
     p.add_argument("--n-batches", type=int, default=8, help="distinct QM9 batches cycled through")
     p.add_argument("--compile", action="store_true", help="torch.compile PaiNN's layers (CUDA only)")
     p.add_argument("--bf16", action="store_true", help="bf16 autocast in PaiNN's layers (CUDA only)")
@@ -163,9 +177,25 @@ def main(argv=None) -> None:
                         "threads waiting on each other made small matmuls ~50x slower")
     p.add_argument("--trim-to", type=int, default=0,
                    help="PaiNN batches: molecules sorted by size, atom axis cut to a multiple of this (0: pad to 29)")
-    p.add_argument("--fused-only", action="store_true", help="skip PaiNN with 19 TaskHeads (one by one and stacked)")
+    p.add_argument("--compile-model", action="store_true",
+                   help="torch.compile the whole PaiNN model (encoder + heads, static shapes) instead of its layers")
+    p.add_argument("--fused-adam", action="store_true", help="Adam(fused=True) for every model (default: torch's choice)")
+    p.add_argument("--painn-messages", default="bmm",
+                   help="comma-separated PaiNN message blocks to time: bmm, elementwise (default: bmm)")
+    p.add_argument("--heads", default="loop,bank,fused",
+                   help="comma-separated PaiNN head sets: loop (19 TaskHeads one by one), bank (HeadBank, "
+                        "stacked: molmtl train's), fused (FusedHeads) (default: all three)")
+    p.add_argument("--fused-only", action="store_true", help="PaiNN with FusedHeads only (same as --heads fused)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
+    messages = [m.strip() for m in args.painn_messages.split(",") if m.strip()]
+    heads = ["fused"] if args.fused_only else [h.strip() for h in args.heads.split(",") if h.strip()]
+    if not messages or any(m not in MESSAGES for m in messages):
+        p.error(f"--painn-messages takes {', '.join(MESSAGES)}, got {args.painn_messages!r}")
+    if not heads or any(h not in PaiNNMultiHead.KINDS for h in heads):
+        p.error(f"--heads takes {', '.join(PaiNNMultiHead.KINDS)}, got {args.heads!r}")
+    if args.compile and args.compile_model:
+        p.error("--compile (PaiNN's layers) and --compile-model (the whole model) exclude each other")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -188,25 +218,26 @@ def main(argv=None) -> None:
         mol = torch.arange(len(b), device=device).unsqueeze(1).expand_as(b.mask)
         schnet_inputs.append((b.z[b.mask], b.pos[b.mask], mol[b.mask]))
 
-    timing = dict(device=device, steps=args.steps, warmup=args.warmup, batch_size=args.batch_size)
+    timing = dict(device=device, steps=args.steps, warmup=args.warmup, batch_size=args.batch_size,
+                  fused_adam=args.fused_adam)
     painn_inputs = [(b,) for b in batches]
+    # compiled graphs are shared by models of one kind: one per message variant, batch width and
+    # training/inference mode here, more than dynamo's default limit of 8 (past it: eager)
+    allow_recompiles(64)
     results = []
-    if not args.fused_only:
-        painn = PaiNNMultiHead("loop", compile=args.compile, bf16=args.bf16).to(device)
-        results.append(time_model("painn + 19 TaskHeads, one by one", painn, painn_inputs, targets, **timing))
-        del painn
-        painn = PaiNNMultiHead("bank", compile=args.compile, bf16=args.bf16).to(device)
-        results.append(time_model("painn + HeadBank(19), stacked (molmtl train's hard sharing)", painn,
-                                  painn_inputs, targets, **timing))
-        del painn
-    painn = PaiNNMultiHead("fused", compile=args.compile, bf16=args.bf16).to(device)
-    results.append(time_model("painn + FusedHeads(19)", painn, painn_inputs, targets, **timing))
-    del painn
+    for message in messages:
+        for kind in heads:
+            painn = PaiNNMultiHead(kind, compile=args.compile, bf16=args.bf16, message=message).to(device)
+            model = torch.compile(painn, dynamic=False) if args.compile_model else painn
+            results.append(time_model(f"painn[{message}] + {PaiNNMultiHead.KINDS[kind]}", model, painn_inputs,
+                                      targets, **timing))
+            del painn, model
     schnet = make_schnet(len(TARGETS)).to(device)
     results.append(time_model("PyG SchNet (19 outputs)", schnet, schnet_inputs, targets, **timing))
     print(f"device={device} torch={torch.__version__} batch_size={args.batch_size} steps={args.steps} "
-          f"warmup={args.warmup} compile={args.compile} bf16={args.bf16} trim_to={args.trim_to} "
-          f"threads={torch.get_num_threads()} atoms/batch(padded)={np.mean([b.z.numel() for b in batches]):.0f}")
+          f"warmup={args.warmup} compile={args.compile} compile_model={args.compile_model} bf16={args.bf16} "
+          f"fused_adam={args.fused_adam} trim_to={args.trim_to} threads={torch.get_num_threads()} "
+          f"atoms/batch(padded)={np.mean([b.z.numel() for b in batches]):.0f}")
     print("| model | params | train mol/s | inference mol/s | QM9 train epoch (110k) s | peak mem train MiB | peak mem infer MiB |")
     print("|---|---|---|---|---|---|---|")
     for r in results:
