@@ -53,7 +53,7 @@ def test_epoch_log_line_without_progress_bar(tmp_path, caplog):
     with caplog.at_level(logging.INFO, logger="molmtl.training.callbacks"):
         train(tiny_config(epochs=2, max_molecules=16), tmp_path, progress=False)
     lines = [r.getMessage() for r in caplog.records if r.name == "molmtl.training.callbacks"]
-    assert any(m.startswith("epoch 1/2: train loss") and "molecules/s" in m for m in lines), lines
+    assert any(m.startswith("epoch 1/2: train loss") and "molecules/s (training steps " in m for m in lines), lines
     assert any(m.startswith("epoch 2/2") for m in lines), lines
 
 
@@ -139,3 +139,54 @@ def test_time_budget_leaves_the_first_epoch_out_of_its_estimate(monkeypatch):
     # after epoch 28 (0-based) 200 s have passed and another 5 s epoch would overrun; had the
     # first epoch's 60 s stayed the estimate, it would have stopped at epoch 17 (145 s)
     assert trainer.should_stop and trainer.current_epoch == 28 and clock[0] == 200
+
+
+def test_fused_adamw_only_when_every_parameter_is_on_cuda():
+    from types import SimpleNamespace
+
+    from molmtl.training.module import adamw_options
+
+    cuda, cpu = SimpleNamespace(is_cuda=True), SimpleNamespace(is_cuda=False)
+    assert adamw_options([cuda, cuda]) == {"fused": True}
+    assert adamw_options([cuda, cpu]) == {} and adamw_options([]) == {}
+    # on CPU, the module's optimizer is torch's default AdamW
+    from molmtl.training.config import build_balancer
+    from molmtl.training.module import MTLModule
+    from molmtl.models.normalize import TargetScaler
+    from molmtl.targets import get_target
+
+    cfg = tiny_config()
+    module = MTLModule(cfg, build_strategy(cfg), build_balancer(cfg), TargetScaler([get_target(k) for k in cfg.tasks]), 1)
+    opt = module.configure_optimizers()["optimizer"]
+    assert isinstance(opt, torch.optim.AdamW) and not opt.defaults.get("fused")
+
+
+def test_training_steps_read_no_tensor_values_on_the_host(tmp_path, monkeypatch):
+    """No ``.item()``/``float(tensor)``/``bool(tensor)`` in a training step (each waits for the GPU
+    there), except torch's own optimizer-step counters, which live on the host."""
+    import traceback
+
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from molmtl.training.module import MTLModule
+
+    reads = []
+
+    class HostReads(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func.__name__.split(".")[0] in ("_local_scalar_dense", "nonzero"):
+                stack = traceback.extract_stack()[:-1]
+                if not any("torch/optim/" in f.filename for f in stack):
+                    reads.append(f"{func.__name__} at {stack[-1].filename}:{stack[-1].lineno}")
+            return func(*args, **(kwargs or {}))
+
+    step = MTLModule.training_step
+
+    def watched(self, batch, batch_idx):
+        with HostReads():
+            return step(self, batch, batch_idx)
+
+    monkeypatch.setattr(MTLModule, "training_step", watched)
+    train(tiny_config(device_data=True, max_molecules=32, batch_size=8, epochs=2, trim_to=8, sort_window=32),
+          tmp_path, progress=False)
+    assert reads == [], reads

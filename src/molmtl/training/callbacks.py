@@ -13,6 +13,7 @@ import logging
 import time
 
 import lightning as L
+import torch
 
 log = logging.getLogger(__name__)
 
@@ -55,17 +56,29 @@ class TimeBudget(L.Callback):
 
 
 class EpochLog(L.Callback):
-    """One INFO line per epoch (for runs without a progress bar, e.g. batch jobs):
-    epoch, training molecules/s, validation loss and the wall time so far."""
+    """One INFO line per epoch (for runs without a progress bar, e.g. batch jobs): epoch, losses,
+    training molecules/s over the whole epoch (validation and checkpoints included) and over its
+    training steps alone, and the wall time so far.
+
+    The steps' time ends at the start of validation, after waiting for the GPU's queued work
+    (one synchronization per epoch)."""
 
     def __init__(self):
         self._start = self._epoch_start = 0.0
+        self._steps_end: float | None = None
 
     def on_train_start(self, trainer, pl_module) -> None:
         self._start = time.monotonic()
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
-        self._epoch_start = time.monotonic()
+        self._epoch_start, self._steps_end = time.monotonic(), None
+
+    def on_validation_start(self, trainer, pl_module) -> None:
+        if trainer.sanity_checking or self._steps_end is not None:
+            return
+        if pl_module.device.type == "cuda":
+            torch.cuda.synchronize(pl_module.device)
+        self._steps_end = time.monotonic()
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if not trainer.is_global_zero:
@@ -76,6 +89,8 @@ class EpochLog(L.Callback):
         train = metrics.get("train_loss")
         n = getattr(trainer.datamodule, "n_train", None) if trainer.datamodule is not None else None
         rate = f", {n / (now - self._epoch_start):,.0f} molecules/s" if n else ""
+        if n and self._steps_end is not None:
+            rate += f" (training steps {n / max(self._steps_end - self._epoch_start, 1e-9):,.0f})"
         log.info("epoch %d/%d: train loss %s, val loss %s%s, %.0f s", trainer.current_epoch + 1, trainer.max_epochs,
                  f"{float(train):.4g}" if train is not None else "-", f"{float(val):.4g}" if val is not None else "-",
                  rate, now - self._start)

@@ -83,6 +83,20 @@ def release_compiled(strategy) -> None:
         m.compile, m._compiled = False, None
 
 
+def adamw_options(params) -> dict:
+    """``{"fused": True}`` when every parameter is on a CUDA device, else ``{}`` (torch's default).
+
+    The fused AdamW updates all parameters in one kernel launch instead of torch's default
+    multi-tensor (``foreach``) path, which launches several per step and does its bookkeeping
+    on the host. Lightning moves the model to its device before calling
+    ``configure_optimizers`` (``Strategy.setup``: ``model_to_device`` then ``setup_optimizers``),
+    so the parameters seen there are the trained ones. A run resumed from a checkpoint keeps the
+    checkpoint's choice (``load_state_dict`` restores the parameter groups).
+    """
+    params = list(params)
+    return {"fused": True} if params and all(p.is_cuda for p in params) else {}
+
+
 class MTLModule(L.LightningModule):
     """Strategy + balancer + target scaler, trained with AdamW.
 
@@ -117,7 +131,7 @@ class MTLModule(L.LightningModule):
         cfg = self.config
         params = [p for p in self.strategy.parameters() if p.requires_grad]
         params += [p for p in self.balancer.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, **adamw_options(params))
         if cfg.schedule == "plateau":
             sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
                 opt, mode="min", factor=cfg.plateau_factor, patience=cfg.plateau_patience, min_lr=cfg.lr * cfg.min_lr_ratio)
@@ -208,4 +222,4 @@ class MTLModule(L.LightningModule):
         return self.scaler.denormalize(self._forward(batch).pred.float(), batch)
 
 
-__all__ = ["MTLModule"]
+__all__ = ["MTLModule", "adamw_options", "allow_recompiles", "static_shape_count"]
