@@ -56,6 +56,9 @@ def summarize(name: str, prof, steps: int, wall_s: float) -> dict:
            "syncs": {k: count[k] / steps for k in SYNC_CALLS if count.get(k)}}
     print(f"\n## {name}: {steps} profiled steps, ops by host (self CPU) time\n")
     print(events.table(sort_by="self_cpu_time_total", row_limit=15))
+    if kernel_us:
+        print(f"\n## {name}: ops by GPU time\n")
+        print(events.table(sort_by="self_device_time_total", row_limit=15))
     return row
 
 
@@ -141,9 +144,13 @@ def main(argv=None) -> None:
     p.add_argument("--message", default="bmm", help="PaiNN message blocks: bmm or elementwise")
     p.add_argument("--profile-steps", type=int, default=0, help="profile this many steps of each path's last epoch")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--tf32", action="store_true", help="torch.set_float32_matmul_precision('high'): TF32 for the "
+                   "float32 matrix products (the task heads run outside autocast, in float32)")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.tf32:
+        torch.set_float32_matmul_precision("high")
     device = torch.device(args.device)
     sort_window = args.sort_window if args.sort_window is not None else (16 * args.batch_size if args.trim_to else 0)
     config = protocol_config("standard", batch_size=args.batch_size, lr=1e-3, epochs=args.epochs, early_stopping=None,
@@ -179,7 +186,8 @@ def main(argv=None) -> None:
     rate = {name: n / statistics.median(s[1:] if len(s) > 1 else s)
             for name, s in (("Lightning (molmtl train)", timer.seconds), ("plain loop", plain_s))}
     print(f"\ndevice={device} torch={torch.__version__} molecules={n} batch_size={args.batch_size} epochs={args.epochs} "
-          f"compile={args.compile} bf16={args.bf16} trim_to={args.trim_to} sort_window={sort_window} message={args.message}")
+          f"compile={args.compile} bf16={args.bf16} tf32={args.tf32} trim_to={args.trim_to} sort_window={sort_window} "
+          f"message={args.message}")
     print(f"epoch seconds: Lightning {[round(s, 2) for s in timer.seconds]}, plain {[round(s, 2) for s in plain_s]}")
     print("| path | train molecules/s (median, epochs 2+) | host ms/step | GPU kernel ms/step | kernel launches/step | sync calls/step |")
     print("|---|---|---|---|---|---|")
