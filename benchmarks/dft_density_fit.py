@@ -71,15 +71,15 @@ def main() -> None:
 def table(path: Path) -> str:
     lines = ["| id | formula | ZPVE DF - exact (meV) | U0 DF - exact (meV) | Cv DF - exact (cal/mol/K) "
              "| ZPVE DF - QM9 (meV) | U0 DF - QM9 (meV) | Hessian s (DF / exact) "
-             "| opt: max shift (Å) | opt: E DF - exact (µHa) | opt s (DF / exact) |", "|" + "---|" * 11]
+             "| opt: max shift (Å) | opt: E DF - exact (nHa) | opt s (DF / exact) |", "|" + "---|" * 11]
     for r in map(json.loads, path.read_text().splitlines()):
         h, e, q = r["hessian"], r["exact"], r["qm9"]
-        de = (r["opt_e_elec"]["density_fit"] - r["opt_e_elec"]["exact"]) * 1e6
+        de = (r["opt_e_elec"]["density_fit"] - r["opt_e_elec"]["exact"]) * 1e9
         lines.append(
             f"| {r['qm9_index']} | {r['formula']} | {(h['zpve'] - e['zpve']) * MEV:+.3f} | {(h['U0'] - e['U0']) * MEV:+.3f} "
             f"| {h['cv'] - e['cv']:+.4f} | {(h['zpve'] - q['zpve']) * MEV:+.2f} | {(h['U0'] - q['U0']) * MEV:+.2f} "
             f"| {r['hessian_s']['density_fit']:.0f} / {r['hessian_s']['exact']:.0f} | {r['opt_max_shift_angstrom']:.1e} "
-            f"| {de:+.3f} | {r['opt_s']['density_fit']:.0f} / {r['opt_s']['exact']:.0f} |")
+            f"| {de:+.2f} | {r['opt_s']['density_fit']:.0f} / {r['opt_s']['exact']:.0f} |")
     return "\n".join(lines)
 
 

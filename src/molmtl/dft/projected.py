@@ -24,7 +24,11 @@ class _ProjectionMixin:
     _keys = {"ao_map"}
 
     def _tag(self, v, **tags):
-        return lib.tag_array(v, **tags)
+        if _array_module(v) is np:
+            return lib.tag_array(v, **tags)
+        from gpu4pyscf.lib.cupy_helper import tag_array
+
+        return tag_array(v, **tags)
 
     def get_hcore(self, mol=None):
         t = self.ao_map
@@ -100,18 +104,23 @@ class ProjectedRKS(_ProjectionMixin, dft.rks.RKS):
         self.ao_map = np.asarray(ao_map)
 
 
-def projected_rks_gpu(mol, ao_map: np.ndarray, xc: str = "b3lypg"):
-    """GPU4PySCF twin of :class:`ProjectedRKS` (same math, cupy arrays). UNTESTED: no GPU here."""
-    import cupy
-    from gpu4pyscf.dft import rks as gpu_rks
-    from gpu4pyscf.lib.cupy_helper import tag_array
+def project(mf, ao_map: np.ndarray, gpu: bool = False):
+    """Restrict ``mf`` (an unrun RKS of PySCF, or of GPU4PySCF with ``gpu``; density-fitted or
+    not) to the AO space ``mol``'s AOs times ``ao_map``.
 
-    class ProjectedRKSGPU(_ProjectionMixin, gpu_rks.RKS):
-        def _tag(self, v, **tags):
-            return tag_array(v, **tags)
+    The projection is put in front of ``mf``'s own class, so it wraps whatever builds the potential
+    there: GPU4PySCF's density-fitted SCF overrides ``get_veff`` itself, and a projection placed
+    behind it (``ProjectedRKS(...).density_fit()``) would never be called.
+    """
+    if ao_map.shape[0] != mf.mol.nao_nr():
+        raise ValueError(f"ao_map has {ao_map.shape[0]} rows; the molecule has {mf.mol.nao_nr()} AOs")
+    mf = lib.set_class(mf, (_ProjectionMixin, mf.__class__))
+    if gpu:
+        import cupy
 
-    mf = ProjectedRKSGPU(mol, xc=xc)
-    mf.ao_map = cupy.asarray(ao_map)
+        mf.ao_map = cupy.asarray(ao_map)
+    else:
+        mf.ao_map = np.asarray(ao_map)
     return mf
 
 
@@ -125,7 +134,7 @@ def cartesian_shadow(mf) -> dft.rks.RKS:
         return mf
     if _array_module(mf.ao_map) is np:
         shadow = dft.rks.RKS(mf.mol, xc=mf.xc)
-    else:  # GPU4PySCF (untested here)
+    else:  # GPU4PySCF (ran on one H100 with exact integrals; density-fitted: not yet run)
         from gpu4pyscf.dft import rks as gpu_rks
 
         shadow = gpu_rks.RKS(mf.mol, xc=mf.xc)

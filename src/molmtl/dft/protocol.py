@@ -32,7 +32,7 @@ from molmtl.dft import properties
 from molmtl.dft import thermo as thermochem
 from molmtl.dft.basis import CONVENTIONS, QM9_BASIS, build_mole, convention_map
 from molmtl.dft.device import resolve_device
-from molmtl.dft.projected import ProjectedRKS, cartesian_shadow, projected_rks_gpu
+from molmtl.dft.projected import cartesian_shadow, project
 from molmtl.dft.result import CalculationResult, as_float_list, raw_to_registry
 from molmtl.errors import CalculationError, InputError
 
@@ -145,24 +145,18 @@ class QM9Protocol:
 
     def make_scf(self, mol, device: str = "cpu", density_fit: bool | None = None):
         """A configured (not yet run) RKS object for ``mol`` (``density_fit``: None = the setting)."""
-        t = convention_map(mol, self.convention)
-        if device == "gpu":  # GPU4PySCF: untested in this repository's CI (no GPU)
-            if t is not None:
-                mf = projected_rks_gpu(mol, t, xc=self.xc)
-            else:
-                from gpu4pyscf.dft import rks as gpu_rks
-
-                mf = gpu_rks.RKS(mol, xc=self.xc)
+        if device == "gpu":  # GPU4PySCF: runs only where a GPU is (not in this repository's CI)
+            from gpu4pyscf.dft import rks
         else:
-            from pyscf import dft
-
-            mf = ProjectedRKS(mol, t, xc=self.xc) if t is not None else dft.RKS(mol, xc=self.xc)
+            from pyscf.dft import rks
+        mf = rks.RKS(mol, xc=self.xc)
         mf.grids.atom_grid = self.grid
         mf.conv_tol = self.conv_tol
         mf.max_cycle = self.max_cycle
         if self.density_fit if density_fit is None else density_fit:
             mf = mf.density_fit(auxbasis="def2-universal-jkfit")
-        return mf
+        t = convention_map(mol, self.convention)
+        return project(mf, t, gpu=device == "gpu") if t is not None else mf
 
     def scf(self, mol, device: str = "cpu", dm0=None, density_fit: bool | None = None):
         """Run the SCF; raise CalculationError if it does not converge."""
@@ -208,7 +202,7 @@ class QM9Protocol:
         timings["properties"] = time.perf_counter() - t0
         if self.polarizability:
             t0 = time.perf_counter()
-            if device == "gpu":  # GPU4PySCF's CPKS (untested here: no GPU)
+            if device == "gpu":  # GPU4PySCF's CPKS (ran on one H100)
                 from gpu4pyscf.properties.polarizability import eval_polarizability
 
                 tensor = eval_polarizability(cartesian_shadow(mf))
