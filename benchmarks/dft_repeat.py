@@ -5,6 +5,7 @@ Usage::
 
     python benchmarks/dft_repeat.py benchmarks/data/qm9_89165.xyz sp 2     # single point, twice
     python benchmarks/dft_repeat.py benchmarks/data/qm9_89165.xyz full 2   # opt + SCF + polarizability + Hessian
+    python benchmarks/dft_repeat.py benchmarks/data/qm9_89165.xyz full-df 2   # the same, --df-derivatives
 
 Reads the XYZ file with the element table alone (no RDKit: the GPU machine has none) and runs on
 the GPU (``QM9Protocol(device="gpu")``). Prints one JSON line per run (wall time, per-stage times,
@@ -38,7 +39,11 @@ def main() -> None:
     path, mode, repeats = sys.argv[1], sys.argv[2], int(sys.argv[3])
     device = sys.argv[4] if len(sys.argv) > 4 else "gpu"
     mol = read_xyz(path)
-    kw = dict(optimize=False, thermo=False, polarizability=False) if mode == "sp" else {}
+    modes = {"sp": dict(optimize=False, thermo=False, polarizability=False), "full": {},
+             "full-df": dict(df_derivatives=True)}
+    if mode not in modes:
+        sys.exit(f"mode {mode!r} is not one of {', '.join(modes)}")
+    kw = modes[mode]
     for rep in range(repeats):
         t0 = time.perf_counter()
         res = QM9Protocol(device=device, **kw).run(mol)
