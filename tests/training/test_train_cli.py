@@ -46,7 +46,7 @@ def test_train_help_lists_every_registry_name(capsys, monkeypatch):
     (["--encoder", "painn", "--message", "scatter"], "unknown --message"),
     (["--encoder", "gcn", "--message", "bmm"], "only painn"),
     (["--trim-to", "8"], "--device-data"),
-    (["--device-data", "--trim-to", "-8"], "trim to must be"),
+    (["--device-data", "--trim-to", "-8"], "trim_to (--trim-to) must be"),
 ])
 def test_train_bad_input_exits_2_with_one_line(tmp_path, capsys, args, words):
     assert main(["-q", "train", "--out", str(tmp_path / "run"), *args]) == 2

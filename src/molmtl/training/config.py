@@ -115,7 +115,7 @@ class TrainConfig:
         for name in ("trim_to", "sort_window"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise InputError(f"{name.replace('_', ' ')} must be an integer >= 0 (0: off), got {value!r}")
+                raise InputError(f"{name} (--{name.replace('_', '-')}) must be an integer >= 0 (0: off), got {value!r}")
         if (self.trim_to or self.sort_window) and not self.device_data:
             raise InputError("trimming batches (trim_to, sort_window) needs device-resident data (device_data, "
                              "--device-data); DataLoader batches are already padded to their largest molecule")
