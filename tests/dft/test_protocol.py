@@ -121,3 +121,7 @@ def test_df_derivatives_enters_the_store_key_only_when_set():
     proto = QM9Protocol(df_derivatives=True)
     assert proto.settings()["df_derivatives"] is True
     assert QM9Protocol.from_settings(proto.settings()) == QM9Protocol(df_derivatives=True, device="auto")
+    from molmtl.errors import InputError
+
+    with pytest.raises(InputError, match="choose one"):  # the same calculation under two keys otherwise
+        QM9Protocol(df_derivatives=True, density_fit=True)

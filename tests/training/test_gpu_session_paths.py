@@ -190,3 +190,30 @@ def test_training_steps_read_no_tensor_values_on_the_host(tmp_path, monkeypatch)
     train(tiny_config(device_data=True, max_molecules=32, batch_size=8, epochs=2, trim_to=8, sort_window=32),
           tmp_path, progress=False)
     assert reads == [], reads
+
+
+def test_fused_adamw_trains_under_bf16_mixed_with_clipping(tmp_path, monkeypatch):
+    """The CUDA set-up (fused AdamW, bf16-mixed, gradient clipping) on the CPU: Lightning's own
+    clipping refuses fused optimizers under mixed precision, so the module clips with torch."""
+    import torch
+
+    from molmtl.training import module as module_mod
+    from molmtl.training.run import train
+
+    monkeypatch.setattr(module_mod, "adamw_options", lambda params: {"fused": True})
+    seen = []
+    real_step = torch.optim.AdamW.step
+
+    def step(self, *args, **kwargs):
+        seen.append(self.defaults.get("fused"))
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", step)
+    norms = []
+    real_clip = torch.nn.utils.clip_grad_norm_
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", lambda params, max_norm, **kw: norms.append(
+        (max_norm, float(real_clip(params, max_norm, **kw)))))
+    cfg = tiny_config(precision="bf16-mixed", grad_clip=1e-3, epochs=1)
+    train(cfg, tmp_path / "run", progress=False)
+    assert seen and all(seen)  # every step went through the fused optimizer
+    assert len(norms) == len(seen) and all(m == 1e-3 and n > 0 for m, n in norms)  # and was clipped first

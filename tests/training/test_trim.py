@@ -75,36 +75,36 @@ def test_trimmed_loader_keeps_the_ddp_shares(padded):
     assert sum(len(s) for s in shares) == 48 and len(set().union(*shares)) == 48  # each molecule exactly once
 
 
-def test_static_compile_graphs_per_shape_stay_under_the_recompile_limit(padded, monkeypatch):
+def test_static_compile_graphs_per_shape_stay_under_the_recompile_limit(padded):
     """torch.compile(dynamic=False) builds one graph per batch shape and per training/inference
     mode; a run's count is within :func:`static_shape_count`, which the module sets as limit."""
     from torch._dynamo.testing import CompileCounter
 
     cfg = torch._dynamo.config
     name = "recompile_limit" if hasattr(cfg, "recompile_limit") else "cache_size_limit"
-    monkeypatch.setattr(cfg, name, 8)
-    allow_recompiles(static_shape_count(8))
-    assert getattr(cfg, name) == 16
-    allow_recompiles(4)  # never lowered
-    assert getattr(cfg, name) == 16
+    with cfg.patch(**{name: 8}):  # restored on exit (monkeypatch would delete the setting)
+        allow_recompiles(static_shape_count(8))
+        assert getattr(cfg, name) == 16
+        allow_recompiles(4)  # never lowered
+        assert getattr(cfg, name) == 16
 
-    torch._dynamo.reset()
-    encoder = PaiNN(hidden=8, num_layers=1, n_rbf=4)
-    counter = CompileCounter()
-    layers = torch.compile(encoder._layers, dynamic=False, backend=counter)
-    train = PaddedLoader(padded, 20, shuffle=True, seed=0, trim_to=8, sort_window=48)  # 20 + 20 + 8 molecules
-    val = PaddedLoader(padded, 20, shuffle=False, trim_to=8)
-    shapes = set()
-    for _ in range(3):
-        for b in train:
-            layers(b.z, b.pos, b.mask)
-            shapes.add(("train", *b.z.shape))
-        with torch.inference_mode():
-            for b in val:
+        torch._dynamo.reset()
+        encoder = PaiNN(hidden=8, num_layers=1, n_rbf=4)
+        counter = CompileCounter()
+        layers = torch.compile(encoder._layers, dynamic=False, backend=counter)
+        train = PaddedLoader(padded, 20, shuffle=True, seed=0, trim_to=8, sort_window=48)  # 20 + 20 + 8 molecules
+        val = PaddedLoader(padded, 20, shuffle=False, trim_to=8)
+        shapes = set()
+        for _ in range(3):
+            for b in train:
                 layers(b.z, b.pos, b.mask)
-                shapes.add(("val", *b.z.shape))
-    assert len(shapes) >= 4 and counter.frame_count == len(shapes) <= static_shape_count(8)
-    torch._dynamo.reset()
+                shapes.add(("train", *b.z.shape))
+            with torch.inference_mode():
+                for b in val:
+                    layers(b.z, b.pos, b.mask)
+                    shapes.add(("val", *b.z.shape))
+        assert len(shapes) >= 4 and counter.frame_count == len(shapes) <= static_shape_count(8)
+        torch._dynamo.reset()
 
 
 def test_train_cli_with_device_data_and_trim(tmp_path, capsys):

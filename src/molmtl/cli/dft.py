@@ -72,7 +72,7 @@ def run(
     density_fit: bool = typer.Option(False, "--density-fit", help="Density fitting: faster, ~0.1 mHa from exact."),
     df_derivatives: bool = typer.Option(
         False, "--df-derivatives",
-        help="Density fitting for the optimization and the Hessian only; energies and properties stay exact."),
+        help="Density fitting for the optimization and the Hessian only: SCF energy, orbitals, dipole, R2 and polarizability stay exact; thermochemistry uses the density-fitted Hessian."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object; properties in the registry's units."),
     store: Optional[Path] = StoreOption,
     use_store: bool = UseStoreOption,
@@ -157,7 +157,7 @@ def batch(
     device: str = typer.Option("cpu", "--device", help="auto, cpu or gpu."),
     df_derivatives: bool = typer.Option(
         False, "--df-derivatives",
-        help="Density fitting for the optimization and the Hessian only; energies and properties stay exact."),
+        help="Density fitting for the optimization and the Hessian only: SCF energy, orbitals, dipole, R2 and polarizability stay exact; thermochemistry uses the density-fitted Hessian."),
     store: Optional[Path] = StoreOption,
 ) -> None:
     """Run many molecules; every result (or failure with its reason) goes to the store; rerun to resume."""

@@ -97,6 +97,9 @@ class QM9Protocol:
         self.grid = tuple(int(g) for g in self.grid)
         if len(self.grid) != 2 or min(self.grid) <= 0:
             raise InputError(f"grid {self.grid} must be two positive numbers (radial, angular)")
+        if self.df_derivatives and self.density_fit:
+            raise InputError("df_derivatives (--df-derivatives) adds nothing to density_fit (--density-fit), "
+                             "which fits every stage already: choose one")
         if not 0 < self.conv_tol < 1e-3:
             raise InputError(f"conv_tol {self.conv_tol} must lie between 0 and 1e-3 Hartree")
 

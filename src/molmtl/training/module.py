@@ -90,8 +90,9 @@ def adamw_options(params) -> dict:
     multi-tensor (``foreach``) path, which launches several per step and does its bookkeeping
     on the host. Lightning moves the model to its device before calling
     ``configure_optimizers`` (``Strategy.setup``: ``model_to_device`` then ``setup_optimizers``),
-    so the parameters seen there are the trained ones. A run resumed from a checkpoint keeps the
-    checkpoint's choice (``load_state_dict`` restores the parameter groups).
+    so the parameters seen there are the trained ones. A resumed run builds its optimizer here
+    too, then loads the checkpoint's moments into it. Gradients are clipped with
+    :func:`torch.nn.utils.clip_grad_norm_`, which works with either kind.
     """
     params = list(params)
     return {"fused": True} if params and all(p.is_cuda for p in params) else {}
@@ -172,7 +173,10 @@ class MTLModule(L.LightningModule):
         info = self.balancer.backward(losses, self.strategy, output, penalty)
         self._average_gradients()
         if self.config.grad_clip:
-            self.clip_gradients(opt, gradient_clip_val=self.config.grad_clip, gradient_clip_algorithm="norm")
+            # torch's own clipping: Lightning's (bf16-mixed plugin) refuses fused optimizers, and
+            # with manual optimization and no gradient scaler (fp32, bf16) it would do the same
+            params = [p for group in opt.param_groups for p in group["params"] if p.grad is not None]
+            torch.nn.utils.clip_grad_norm_(params, self.config.grad_clip)
         opt.step()
         if self.config.schedule == "cosine":
             self.lr_schedulers().step()
