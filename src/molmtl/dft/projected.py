@@ -99,9 +99,19 @@ class ProjectedRKS(_ProjectionMixin, dft.rks.RKS):
 
     def __init__(self, mol, ao_map: np.ndarray, xc: str = "b3lypg"):
         dft.rks.RKS.__init__(self, mol, xc=xc)
-        if ao_map.shape[0] != mol.nao_nr():
-            raise ValueError(f"ao_map has {ao_map.shape[0]} rows; the molecule has {mol.nao_nr()} AOs")
-        self.ao_map = np.asarray(ao_map)
+        _attach_map(self, ao_map)
+
+
+def _attach_map(mf, ao_map: np.ndarray, gpu: bool = False) -> None:
+    """Check ``ao_map`` against ``mf.mol`` and store it (as a cupy array with ``gpu``)."""
+    if ao_map.shape[0] != mf.mol.nao_nr():
+        raise ValueError(f"ao_map has {ao_map.shape[0]} rows; the molecule has {mf.mol.nao_nr()} AOs")
+    if gpu:
+        import cupy
+
+        mf.ao_map = cupy.asarray(ao_map)
+    else:
+        mf.ao_map = np.asarray(ao_map)
 
 
 def project(mf, ao_map: np.ndarray, gpu: bool = False):
@@ -112,15 +122,8 @@ def project(mf, ao_map: np.ndarray, gpu: bool = False):
     there: GPU4PySCF's density-fitted SCF overrides ``get_veff`` itself, and a projection placed
     behind it (``ProjectedRKS(...).density_fit()``) would never be called.
     """
-    if ao_map.shape[0] != mf.mol.nao_nr():
-        raise ValueError(f"ao_map has {ao_map.shape[0]} rows; the molecule has {mf.mol.nao_nr()} AOs")
     mf = lib.set_class(mf, (_ProjectionMixin, mf.__class__))
-    if gpu:
-        import cupy
-
-        mf.ao_map = cupy.asarray(ao_map)
-    else:
-        mf.ao_map = np.asarray(ao_map)
+    _attach_map(mf, ao_map, gpu)
     return mf
 
 
