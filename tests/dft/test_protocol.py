@@ -53,13 +53,32 @@ def test_real_protocol_single_point_reproduces_qm9_water(qm9_small):
 
 
 @pytest.mark.gpu
-def test_gpu_matches_cpu(qm9_small):  # UNTESTED here: no GPU on the development machine
-    mol, _, _ = qm9_small[3]
+def test_gpu_matches_cpu(qm9):  # runs only where GPU4PySCF and a GPU are
+    mol = qm9.molecule(qm9.position_of_index(4))  # C2H2
     cpu = QM9Protocol(optimize=False, thermo=False, device="cpu").run(mol)
     gpu = QM9Protocol(optimize=False, thermo=False, device="gpu").run(mol)
     assert gpu.device == "gpu"
     for key in ("e_elec", "homo", "lumo", "mu", "r2", "alpha"):
         assert gpu.raw[key] == pytest.approx(cpu.raw[key], abs=1e-5), key
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("density_fit", [False, True])
+def test_gpu_projected_gradient_matches_cpu(qm9, density_fit):
+    """The optimizer's energy and gradient (6D/7F projection, exact or density-fitted) agree on CPU and GPU."""
+    from molmtl.dft.projected import cartesian_shadow
+
+    mol = qm9.molecule(qm9.position_of_index(5))  # HCN
+    p = QM9Protocol(optimize=False, thermo=False, density_fit=density_fit)
+    out = {}
+    for device in ("cpu", "gpu"):
+        mf = p.scf(p.build_mole(mol.atomic_numbers, mol.positions_bohr), device)
+        grad = cartesian_shadow(mf).nuc_grad_method()
+        grad.verbose = 0
+        g = grad.kernel()
+        out[device] = (float(mf.e_tot), np.asarray(g.get() if hasattr(g, "get") else g))
+    assert out["gpu"][0] == pytest.approx(out["cpu"][0], abs=1e-7)
+    np.testing.assert_allclose(out["gpu"][1], out["cpu"][1], atol=2e-6)
 
 
 def test_xtb_preoptimization_moves_the_geometry(water):

@@ -137,7 +137,7 @@ def cartesian_shadow(mf) -> dft.rks.RKS:
         return mf
     if _array_module(mf.ao_map) is np:
         shadow = dft.rks.RKS(mf.mol, xc=mf.xc)
-    else:  # GPU4PySCF (ran on one H100 with exact integrals; density-fitted: not yet run)
+    else:  # GPU4PySCF
         from gpu4pyscf.dft import rks as gpu_rks
 
         shadow = gpu_rks.RKS(mf.mol, xc=mf.xc)
@@ -152,6 +152,10 @@ def cartesian_shadow(mf) -> dft.rks.RKS:
     shadow.converged = mf.converged
     if getattr(mf, "with_df", None) is not None:
         shadow = shadow.density_fit(auxbasis=mf.with_df.auxbasis)
+        if _array_module(mf.ao_map) is not np and shadow.with_df.auxmol is None:
+            # GPU4PySCF 1.9's DF gradient reads with_df.auxmol without building it (its Hessian and
+            # PySCF's gradient build their own); the shadow never ran an SCF, so build the index here.
+            shadow.with_df.build(build_cderi=False)
         shadow.mo_coeff, shadow.mo_occ, shadow.mo_energy = mf.cart_mo_coeff, mf.mo_occ, mf.mo_energy
         shadow.e_tot, shadow.converged = mf.e_tot, mf.converged
     return shadow
