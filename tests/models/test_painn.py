@@ -216,3 +216,18 @@ def test_message_variants_agree_in_outputs_and_gradients(batch8, dtype, tol):
 def test_unknown_message_variant():
     with pytest.raises(ValueError, match="unknown PaiNN message"):
         PaiNN(message="scatter")
+
+
+def test_embedding_as_one_hot_product_equals_the_lookup_and_its_gradient():
+    torch.manual_seed(0)
+    m = PaiNN(hidden=16, num_layers=1)
+    z = torch.tensor([[6, 1, 1, 8, 0, 0], [7, 1, 1, 1, 9, 0]])
+    s, v = m._embed(z)
+    assert torch.equal(s, m.embedding(z)) and s.dtype == torch.float32
+    assert v.shape == (2, 6, 3, 16) and not v.any()
+    assert not s[z == 0].any()  # padding atoms start at zero
+    g = torch.randn_like(s)
+    grad_ours = torch.autograd.grad((s * g).sum(), m.embedding.weight)[0]
+    grad_lookup = torch.autograd.grad((m.embedding(z) * g).sum(), m.embedding.weight)[0]
+    torch.testing.assert_close(grad_ours, grad_lookup, rtol=0, atol=1e-6)
+    assert not grad_ours[0].any()  # the padding row is never trained
