@@ -8,8 +8,9 @@ neighbour list (``radius_graph`` needs torch-cluster, not installed) is built by
 :class:`DenseRadiusGraph` inside its forward, so the time includes it, as it would include
 ``radius_graph``. Batches for both models are prepared before timing.
 
-PaiNN's two message-block implementations (``--painn-messages bmm,elementwise``: batched matrix
-products or elementwise pair tensors, the same parameters and numbers) are timed in the same run.
+PaiNN's message-block implementations (``--painn-messages bmm,elementwise,basis``: per-feature
+filters times neighbour blocks, elementwise pair tensors, or sums against the radial basis first;
+the same parameters and numbers) are timed in the same run.
 ``--compile`` compiles PaiNN's layers (what ``molmtl train --compile --device-data`` does);
 ``--compile-model`` compiles the whole model (encoder and heads) instead.
 
@@ -181,7 +182,7 @@ def main(argv=None) -> None:
                    help="torch.compile the whole PaiNN model (encoder + heads, static shapes) instead of its layers")
     p.add_argument("--fused-adam", action="store_true", help="Adam(fused=True) for every model (default: torch's choice)")
     p.add_argument("--painn-messages", default="bmm",
-                   help="comma-separated PaiNN message blocks to time: bmm, elementwise (default: bmm)")
+                   help="comma-separated PaiNN message blocks to time: bmm, elementwise, basis (default: bmm)")
     p.add_argument("--heads", default="loop,bank,fused",
                    help="comma-separated PaiNN head sets: loop (19 TaskHeads one by one), bank (HeadBank, "
                         "stacked: molmtl train's), fused (FusedHeads) (default: all three)")

@@ -140,7 +140,7 @@ def main(argv=None) -> None:
     p.add_argument("--bf16", action="store_true", help="bf16-mixed precision (Lightning's; autocast in the plain loop)")
     p.add_argument("--trim-to", type=int, default=0, help="as molmtl train --trim-to")
     p.add_argument("--sort-window", type=int, default=None, help="as molmtl train --sort-window (default: 16 batches with --trim-to)")
-    p.add_argument("--message", default="bmm", help="PaiNN message blocks: bmm or elementwise")
+    p.add_argument("--message", default="bmm", help="PaiNN message blocks: bmm, elementwise or basis")
     p.add_argument("--profile-steps", type=int, default=0, help="profile this many steps of each path's last epoch")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--tf32", action="store_true", help="torch.set_float32_matmul_precision('high'): TF32 for the "

@@ -12,7 +12,7 @@ import torch
 from molmtl.data.batching import collate
 from molmtl.models.base import MolBatch
 from molmtl.models.heads import make_head
-from molmtl.models.painn import PaiNN, cosine_cutoff, pair_geometry, sine_rbf
+from molmtl.models.painn import MESSAGES, PaiNN, cosine_cutoff, pair_geometry, sine_rbf
 from molmtl.targets import TARGETS, get_target
 
 
@@ -29,7 +29,7 @@ def _predict(enc, heads, batch):
     return torch.stack([h(feats) for h in heads], dim=1)
 
 
-@pytest.fixture(params=["bmm", "elementwise"])
+@pytest.fixture(params=list(MESSAGES))
 def model(request):
     enc = PaiNN(hidden=32, num_layers=2, message=request.param).eval()
     heads = [make_head(t, enc.out_dim).eval() for t in TARGETS]
@@ -161,7 +161,7 @@ def test_matches_the_papers_equations(batch8):
     assert v_ref.abs().max() > 1e-2
 
 
-@pytest.mark.parametrize("message", ["bmm", "elementwise"])
+@pytest.mark.parametrize("message", list(MESSAGES))
 def test_bf16_autocast_path_runs_and_stays_close(batch8, message):
     # the CUDA bf16 path, exercised with CPU autocast: dtypes must mix correctly (bmm, Linear, einsum)
     enc = PaiNN(hidden=32, num_layers=3, message=message).eval()
@@ -175,7 +175,7 @@ def test_bf16_autocast_path_runs_and_stays_close(batch8, message):
     assert rel < 0.05 and rel_v < 0.05, (float(rel), float(rel_v))
 
 
-@pytest.mark.parametrize("message", ["bmm", "elementwise"])
+@pytest.mark.parametrize("message", list(MESSAGES))
 def test_layers_trace_as_one_graph(batch8, message):
     # what --compile relies on: dynamo captures the whole layer stack (no graph breaks), forward
     # and backward; aot_eager needs no C++ compiler, so this runs on CPU
@@ -188,19 +188,20 @@ def test_layers_trace_as_one_graph(batch8, message):
     assert enc.messages[0].filter.weight.grad is not None
 
 
+@pytest.mark.parametrize("other", [m for m in MESSAGES if m != "bmm"])
 @pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-10), (torch.float32, 1e-5)])
-def test_message_variants_agree_in_outputs_and_gradients(batch8, dtype, tol):
-    # the same parameters computed two ways: batched matrix products and elementwise pair tensors
+def test_message_variants_agree_in_outputs_and_gradients(batch8, other, dtype, tol):
+    # the same parameters computed another way (elementwise pair tensors, basis-first sums)
     torch.manual_seed(0)
     bmm = PaiNN(hidden=24, num_layers=3, n_rbf=12, message="bmm").to(dtype)
     with torch.no_grad():
         for p in bmm.parameters():  # larger weights than the default init: every term matters
             p.mul_(1.5)
-    elementwise = PaiNN(hidden=24, num_layers=3, n_rbf=12, message="elementwise").to(dtype)
-    elementwise.load_state_dict(bmm.state_dict())
+    variant = PaiNN(hidden=24, num_layers=3, n_rbf=12, message=other).to(dtype)
+    variant.load_state_dict(bmm.state_dict())
     pos = batch8.pos.to(dtype)
     results = []
-    for enc in (bmm, elementwise):
+    for enc in (bmm, variant):
         s, v = enc._layers(batch8.z, pos, batch8.mask)
         (s.pow(2).sum() + (v * torch.linspace(-1, 1, 3, dtype=dtype).view(3, 1)).sum()).backward()
         results.append((s.detach(), v.detach(), {n: p.grad for n, p in enc.named_parameters()}))

@@ -77,7 +77,7 @@ def _encoder_hp(encoder: str, hidden: int | None, layers: int | None, cutoff: fl
         from molmtl.models.painn import MESSAGES
 
         if message.strip().lower() not in MESSAGES:
-            raise InputError(f"unknown --message {message!r}; use {' or '.join(MESSAGES)}")
+            raise InputError(f"unknown --message {message!r}; use one of {', '.join(MESSAGES)}")
         hp["message"] = message.strip().lower()
     return hp
 
@@ -171,7 +171,7 @@ def register(app: typer.Typer) -> None:
         hidden: int = typer.Option(None, help="Encoder feature width."),
         layers: int = typer.Option(None, help="Encoder layers (message-passing steps for mpnn)."),
         cutoff: float = typer.Option(None, help="Neighbour cutoff in Angstrom (3D encoders)."),
-        message: str = typer.Option(None, help="PaiNN's message blocks: bmm (batched matrix products, default) or elementwise (dense pair tensors); the same parameters and numbers, different speed."),
+        message: str = typer.Option(None, help="PaiNN's message blocks: bmm (per-feature filters times neighbour blocks, default), elementwise (dense pair tensors) or basis (neighbour sums against the radial basis first); the same parameters and numbers, different speed."),
         batch_size: int = typer.Option(None, help="Molecules per batch (default: 64)."),
         lr: float = typer.Option(None, help="Peak learning rate (default: 5e-4)."),
         weight_decay: float = typer.Option(None, help="AdamW weight decay (default: 0)."),
