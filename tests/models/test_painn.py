@@ -175,17 +175,22 @@ def test_bf16_autocast_path_runs_and_stays_close(batch8, message):
     assert rel < 0.05 and rel_v < 0.05, (float(rel), float(rel_v))
 
 
+@pytest.mark.parametrize("autocast", [False, True])
 @pytest.mark.parametrize("message", list(MESSAGES))
-def test_layers_trace_as_one_graph(batch8, message):
+def test_layers_trace_as_one_graph(batch8, message, autocast):
     # what --compile relies on: dynamo captures the whole layer stack (no graph breaks), forward
-    # and backward; aot_eager needs no C++ compiler, so this runs on CPU
+    # and backward, also under bf16 autocast (--precision bf16-mixed); aot_eager needs no C++
+    # compiler, so this runs on CPU
     enc = PaiNN(hidden=16, num_layers=2, message=message)
     compiled = torch.compile(enc._layers, backend="aot_eager", fullgraph=True, dynamic=False)
-    s, v = compiled(batch8.z, batch8.pos, batch8.mask)
-    (s.sum() + v.sum()).backward()
-    s0, _ = enc._layers(batch8.z, batch8.pos, batch8.mask)
-    assert torch.allclose(s, s0, atol=1e-5)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+        s, v = compiled(batch8.z, batch8.pos, batch8.mask)
+    (s.float().sum() + v.float().sum()).backward()
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+        s0, _ = enc._layers(batch8.z, batch8.pos, batch8.mask)
+    assert torch.allclose(s.float(), s0.float(), atol=1e-5)
     assert enc.messages[0].filter.weight.grad is not None
+    assert enc.embedding.weight.grad[1].abs().sum() > 0 and not enc.embedding.weight.grad[0].any()
 
 
 @pytest.mark.parametrize("other", [m for m in MESSAGES if m != "bmm"])
@@ -225,6 +230,8 @@ def test_embedding_as_one_hot_product_equals_the_lookup_and_its_gradient():
     z = torch.tensor([[6, 1, 1, 8, 0, 0], [7, 1, 1, 1, 9, 0]])
     s, v = m._embed(z)
     assert torch.equal(s, m.embedding(z)) and s.dtype == torch.float32
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # the table's dtype whatever autocast says
+        assert torch.equal(m._embed(z)[0], s)
     assert v.shape == (2, 6, 3, 16) and not v.any()
     assert not s[z == 0].any()  # padding atoms start at zero
     g = torch.randn_like(s)

@@ -200,7 +200,8 @@ class PaiNNMessageBasis(PaiNNMessage):
         B, N, F = s.shape
         k1 = basis.shape[1]
         w_ext = torch.cat([self.filter.weight, self.filter.bias.unsqueeze(1)], dim=1)  # (3F, K+1)
-        w_s, w_vv, w_vs = (w.t() for w in torch.split(w_ext, F, dim=0))  # (K+1, F) each
+        w_s, w_vv, w_vs = torch.split(w_ext.t().contiguous(), F, dim=1)  # (K+1, F) each (contiguous first:
+        # transposed views made aot_eager's backward under autocast fail on a view)
         p_s, p_vv, p_vs = torch.split(self.phi(s), F, dim=-1)  # (B, N, F) each
 
         def basis_sums(b: Tensor, rhs: Tensor) -> Tensor:
@@ -270,8 +271,9 @@ class PaiNN(Encoder):
         bf16 (bool, optional): run the layers under bf16 autocast on CUDA (ignored on CPU);
             features are returned as float32. (default: :obj:`False`)
         message (str, optional): how message blocks compute: ``"bmm"`` (:class:`PaiNNMessage`,
-            batched matrix products) or ``"elementwise"`` (:class:`PaiNNMessageElementwise`);
-            the same parameters and numbers. (default: :obj:`"bmm"`)
+            batched matrix products), ``"elementwise"`` (:class:`PaiNNMessageElementwise`) or
+            ``"basis"`` (:class:`PaiNNMessageBasis`); the same parameters and numbers.
+            (default: :obj:`"bmm"`)
     """
 
     needs_graph = False
@@ -299,17 +301,18 @@ class PaiNN(Encoder):
         return MESSAGES[self.message].geometry(pos, d, fc, sine_rbf(d, self.n_rbf, self.cutoff)), m
 
     def _embed(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        """Scalar features from the embedding table as a one-hot product, in float32.
+        """Scalar features: the embedding table's rows for ``z``, as a one-hot weighted sum.
 
-        The same rows as ``self.embedding(z)`` (padding, ``z = 0``, gets the zero vector), but its
-        gradient is a small matmul: a lookup's gradient is an ``index_put`` with accumulation into
-        11 rows, which took 9 % of a compiled training step's GPU time at batch 1024 on an H100
-        (``benchmarks/bench_train_step.py --profile-steps``).
+        Equal to ``self.embedding(z)`` (row 0, padding, is kept at zero and is never trained), in
+        the table's dtype whatever autocast says, but with no indexing: compiled, a lookup's
+        gradient is an ``index_put`` with accumulation into 11 rows, which took 9 % of a training
+        step's GPU time at batch 1024 on an H100 (``benchmarks/bench_train_step.py
+        --profile-steps``). ``z`` outside ``1..max_z`` gives the zero vector, as padding does;
+        inputs are checked for QM9's elements before they get here.
         """
         w = self.embedding.weight
-        onehot = (z.unsqueeze(-1) == torch.arange(1, w.shape[0], device=z.device)).to(w.dtype)
-        with torch.autocast(z.device.type, enabled=False):
-            s = onehot @ w[1:]
+        onehot = z.unsqueeze(-1) == torch.arange(1, w.shape[0], device=z.device)  # (B, N, max_z)
+        s = (onehot.unsqueeze(-1).to(w.dtype) * w[1:]).sum(-2)  # elementwise: exact, no matmul precision
         return s, s.new_zeros(*z.shape, 3, s.shape[-1])
 
     def _layer(self, k: int, s: Tensor, v: Tensor, geometry) -> tuple[Tensor, Tensor]:
