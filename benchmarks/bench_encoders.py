@@ -178,6 +178,12 @@ def main(argv=None) -> None:
                         "threads waiting on each other made small matmuls ~50x slower")
     p.add_argument("--trim-to", type=int, default=0,
                    help="PaiNN batches: molecules sorted by size, atom axis cut to a multiple of this (0: pad to 29)")
+    p.add_argument("--pad-atoms", type=int, default=29,
+                   help="PaiNN batches: atom slots per molecule (QM9's largest has 29; 32 makes the pair "
+                        "blocks' dimensions multiples of 8, which tensor-core kernels prefer)")
+    p.add_argument("--n-rbf", type=int, default=20,
+                   help="PaiNN's radial basis functions (20, the default model; 23 makes the filter "
+                        "product's inner dimension, n_rbf + 1, a multiple of 8: a speed probe, a different model)")
     p.add_argument("--compile-model", action="store_true",
                    help="torch.compile the whole PaiNN model (encoder + heads, static shapes) instead of its layers")
     p.add_argument("--fused-adam", action="store_true", help="Adam(fused=True) for every model (default: torch's choice)")
@@ -195,6 +201,8 @@ def main(argv=None) -> None:
         p.error(f"--painn-messages takes {', '.join(MESSAGES)}, got {args.painn_messages!r}")
     if not heads or any(h not in PaiNNMultiHead.KINDS for h in heads):
         p.error(f"--heads takes {', '.join(PaiNNMultiHead.KINDS)}, got {args.heads!r}")
+    if args.pad_atoms < 29:
+        p.error(f"--pad-atoms must be at least 29 (QM9's largest molecule), got {args.pad_atoms}")
     if args.compile and args.compile_model:
         p.error("--compile (PaiNN's layers) and --compile-model (the whole model) exclude each other")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -205,11 +213,11 @@ def main(argv=None) -> None:
 
     qm9 = load_qm9()
     rows = np.random.RandomState(args.seed).permutation(len(qm9))[: args.batch_size * args.n_batches]
-    data = PaddedDataset.from_qm9(qm9.subset(rows), n_max=29)
+    data = PaddedDataset.from_qm9(qm9.subset(rows), n_max=args.pad_atoms)
     scaler = TargetScaler.fit(data.y, data.z, data.mask, TARGETS)
     data = data.to(device)
     scaler = scaler.to(device)
-    # sorted by size and trimmed (--trim-to) or all padded to 29 atoms; SchNet gets the same molecules
+    # sorted by size and trimmed (--trim-to) or all padded to --pad-atoms; SchNet gets the same molecules
     batches = list(data.batches(args.batch_size, shuffle=bool(args.trim_to), trim_to=args.trim_to,
                                 sort_window=len(data) if args.trim_to else 0,
                                 generator=torch.Generator().manual_seed(args.seed)))
@@ -228,7 +236,7 @@ def main(argv=None) -> None:
     results = []
     for message in messages:
         for kind in heads:
-            painn = PaiNNMultiHead(kind, compile=args.compile, bf16=args.bf16, message=message).to(device)
+            painn = PaiNNMultiHead(kind, compile=args.compile, bf16=args.bf16, message=message, n_rbf=args.n_rbf).to(device)
             model = torch.compile(painn, dynamic=False) if args.compile_model else painn
             results.append(time_model(f"painn[{message}] + {PaiNNMultiHead.KINDS[kind]}", model, painn_inputs,
                                       targets, **timing))
@@ -237,7 +245,7 @@ def main(argv=None) -> None:
     results.append(time_model("PyG SchNet (19 outputs)", schnet, schnet_inputs, targets, **timing))
     print(f"device={device} torch={torch.__version__} batch_size={args.batch_size} steps={args.steps} "
           f"warmup={args.warmup} compile={args.compile} compile_model={args.compile_model} bf16={args.bf16} "
-          f"fused_adam={args.fused_adam} trim_to={args.trim_to} threads={torch.get_num_threads()} "
+          f"fused_adam={args.fused_adam} trim_to={args.trim_to} pad_atoms={args.pad_atoms} n_rbf={args.n_rbf} threads={torch.get_num_threads()} "
           f"atoms/batch(padded)={np.mean([b.z.numel() for b in batches]):.0f}")
     print("| model | params | train mol/s | inference mol/s | QM9 train epoch (110k) s | peak mem train MiB | peak mem infer MiB |")
     print("|---|---|---|---|---|---|---|")
