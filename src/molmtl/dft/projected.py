@@ -135,7 +135,8 @@ def cartesian_shadow(mf) -> dft.rks.RKS:
     """
     if not isinstance(mf, _ProjectionMixin):
         return mf
-    if _array_module(mf.ao_map) is np:
+    gpu = _array_module(mf.ao_map) is not np
+    if not gpu:
         shadow = dft.rks.RKS(mf.mol, xc=mf.xc)
     else:  # GPU4PySCF
         from gpu4pyscf.dft import rks as gpu_rks
@@ -152,7 +153,7 @@ def cartesian_shadow(mf) -> dft.rks.RKS:
     shadow.converged = mf.converged
     if getattr(mf, "with_df", None) is not None:
         shadow = shadow.density_fit(auxbasis=mf.with_df.auxbasis)
-        if _array_module(mf.ao_map) is not np and shadow.with_df.auxmol is None:
+        if gpu and shadow.with_df.auxmol is None:
             # GPU4PySCF 1.9's DF gradient reads with_df.auxmol without building it (its Hessian and
             # PySCF's gradient build their own); the shadow never ran an SCF, so build the index here.
             shadow.with_df.build(build_cderi=False)
