@@ -6,6 +6,8 @@ Usage::
     python benchmarks/dft_repeat.py benchmarks/data/qm9_89165.xyz sp 2     # single point, twice
     python benchmarks/dft_repeat.py benchmarks/data/qm9_89165.xyz full 2   # opt + SCF + polarizability + Hessian
     python benchmarks/dft_repeat.py benchmarks/data/qm9_89165.xyz full-df 2   # the same, --df-derivatives
+    python benchmarks/dft_repeat.py benchmarks/data/qm9_89165.xyz hessian-df 1 cpu   # at the file's geometry:
+                                              # exact SCF and properties, density-fitted Hessian
 
 Reads the XYZ file with the element table alone (no RDKit: the GPU machine has none) and runs on
 the GPU (``QM9Protocol(device="gpu")``). Prints one JSON line per run (wall time, per-stage times,
@@ -40,7 +42,8 @@ def main() -> None:
     device = sys.argv[4] if len(sys.argv) > 4 else "gpu"
     mol = read_xyz(path)
     modes = {"sp": dict(optimize=False, thermo=False, polarizability=False), "full": {},
-             "full-df": dict(df_derivatives=True)}
+             "full-df": dict(df_derivatives=True),
+             "hessian-df": dict(df_derivatives=True, optimize=False, polarizability=False)}
     if mode not in modes:
         sys.exit(f"mode {mode!r} is not one of {', '.join(modes)}")
     kw = modes[mode]

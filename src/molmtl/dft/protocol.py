@@ -32,6 +32,7 @@ from molmtl.dft import properties
 from molmtl.dft import thermo as thermochem
 from molmtl.dft.basis import CONVENTIONS, QM9_BASIS, build_mole, convention_map
 from molmtl.dft.device import resolve_device
+from molmtl.dft.df_metric import DF_HESSIAN_REVISION, consistent_metric
 from molmtl.dft.projected import cartesian_shadow, project
 from molmtl.dft.result import CalculationResult, as_float_list, raw_to_registry
 from molmtl.errors import CalculationError, InputError
@@ -140,6 +141,10 @@ class QM9Protocol:
             out["geometric"] = version("geometric")
         if self.xtb_preopt:  # the DFT optimization starts from tblite's geometry
             out["tblite"] = version("tblite")
+        if self.thermo and (self.density_fit or self.df_derivatives):
+            # density-fitted Hessians before this fix (molmtl.dft.df_metric) were wrong on the CPU:
+            # a new key, so that a store never serves one of them again
+            out["df_hessian"] = DF_HESSIAN_REVISION
         return out
 
     # ------------------------------------------------------------------ building blocks
@@ -284,8 +289,9 @@ class QM9Protocol:
 
         hess_obj = cartesian_shadow(mf).Hessian()
         hess_obj.verbose = 0
-        hess = _to_numpy(hess_obj.kernel())
         mol = mf.mol
+        with consistent_metric(mol):  # PySCF's CPU DF Hessian, Cartesian auxiliary basis (see df_metric)
+            hess = _to_numpy(hess_obj.kernel())
         mass = np.array([units.MAIN_ISOTOPE_MASS[int(a)] for a in mol.atom_charges()])
         freq = pyscf_thermo.harmonic_analysis(mol, hess, mass=mass)["freq_wavenumber"]
         imaginary = np.iscomplex(freq) | (np.real(freq) < 0)
