@@ -86,3 +86,16 @@ def test_density_fitted_hessians_get_a_new_store_key():
     assert "df_hessian" in QM9Protocol(density_fit=True).versions()
     assert "df_hessian" not in QM9Protocol().versions()  # exact results keep their keys
     assert "df_hessian" not in QM9Protocol(df_derivatives=True, thermo=False).versions()
+
+
+def test_nested_blocks_restore_pyscf_once_the_last_ends():
+    from pyscf.df.hessian import rhf as df_hessian
+
+    before = df_hessian._gen_metric_solver
+    cart = gto.M(atom="He", basis="6-31g", cart=True, verbose=0)
+    with consistent_metric(cart):
+        patched = df_hessian._gen_metric_solver
+        with consistent_metric(cart):
+            assert df_hessian._gen_metric_solver is patched
+        assert df_hessian._gen_metric_solver is patched  # the outer block still runs
+    assert df_hessian._gen_metric_solver is before

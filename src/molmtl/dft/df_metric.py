@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 
 log = logging.getLogger(__name__)
 
@@ -30,28 +31,39 @@ DF_HESSIAN_REVISION = "eigen-metric-1"
 """Part of the store key of every density-fitted Hessian (see ``QM9Protocol.versions``)."""
 
 
+_lock = threading.Lock()
+_active = {"depth": 0, "original": None}  # nested or concurrent blocks (threaded Dask workers) share one patch
+
+
 @contextlib.contextmanager
 def consistent_metric(mol):
     """Within the block, PySCF's CPU DF Hessian inverts the metric by eigen-decomposition only.
 
-    Does nothing for a spherical ``mol`` (its auxiliary basis is well conditioned).
+    Does nothing for a spherical ``mol`` (its auxiliary basis is well conditioned). Blocks may
+    nest or run in several threads at once; PySCF's own solver is back when the last one ends.
     """
     if not mol.cart:
         yield
         return
     from pyscf.df.hessian import rhf as df_hessian
 
-    original = getattr(df_hessian, "_gen_metric_solver", None)
-    if original is None or not hasattr(df_hessian, "_pinv"):  # PySCF changed: its Hessian is as it ships
+    if not (hasattr(df_hessian, "_gen_metric_solver") and hasattr(df_hessian, "_pinv")):
         log.warning("pyscf.df.hessian.rhf has no _gen_metric_solver/_pinv: density-fitted Hessian left as PySCF has it")
         yield
         return
+    with _lock:
+        if _active["depth"] == 0:
+            original = _active["original"] = df_hessian._gen_metric_solver
 
-    def eigen_solver(int2c, decompose_j2c="CD", lindep=df_hessian.LINEAR_DEP_THRESHOLD):
-        return original(int2c, decompose_j2c="ED", lindep=lindep)  # the threshold _pinv uses
+            def eigen_solver(int2c, decompose_j2c="CD", lindep=df_hessian.LINEAR_DEP_THRESHOLD):
+                return original(int2c, decompose_j2c="ED", lindep=lindep)  # the threshold _pinv uses
 
-    df_hessian._gen_metric_solver = eigen_solver
+            df_hessian._gen_metric_solver = eigen_solver
+        _active["depth"] += 1
     try:
         yield
     finally:
-        df_hessian._gen_metric_solver = original
+        with _lock:
+            _active["depth"] -= 1
+            if _active["depth"] == 0:
+                df_hessian._gen_metric_solver = _active["original"]
