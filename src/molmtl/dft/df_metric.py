@@ -3,8 +3,8 @@
 PySCF makes the auxiliary basis Cartesian when the orbital basis is (``make_auxmol`` copies
 ``mol.cart``), and our 6D/7F basis lives in a Cartesian ``mol``. A Cartesian def2-universal-jkfit
 is nearly linearly dependent: the :math:`r^2` part of each Cartesian d, f and g shell repeats
-lower shells. For C, H, N, O at 6-31G* the metric :math:`(P|Q)` then has eigenvalues down to
-1e-11, several below PySCF's threshold of 1e-7.
+lower shells. For CH2O in 6-31G* the metric :math:`(P|Q)` then has eigenvalues down to
+2e-11, four below PySCF's threshold of 1e-7.
 
 PySCF 2.14's ``df.hessian.rhf`` inverts that metric two ways: by Cholesky (``_gen_metric_solver``,
 used by most terms) and by an eigen-decomposition that drops eigenvalues below 1e-7 (``_pinv``,
