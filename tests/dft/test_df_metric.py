@@ -30,7 +30,7 @@ def hartree_fock_hessians():
 
 
 def test_one_metric_inverse_makes_the_df_hessian_translation_invariant(hartree_fock_hessians):
-    exact, as_shipped, fixed = hartree_fock_hessians
+    exact, _, fixed = hartree_fock_hessians
     assert translation_residual(exact) < 1e-6
     assert translation_residual(fixed) < 1e-6  # Eh/bohr^2; was 4.7e-3
     assert np.abs(fixed - exact).max() < 2e-3  # the density-fitting error itself

@@ -34,7 +34,7 @@ DF_HESSIAN_REVISION = "eigen-metric-1"
 
 
 def translation_residual(hess) -> float:
-    """:math:`\max_A |\sum_B H_{AB}|` (Eh/bohr^2) of a Hessian in PySCF's ``(natm, natm, 3, 3)`` layout.
+    """:math:`\\max_A |\\sum_B H_{AB}|` (Eh/bohr^2) of a Hessian in PySCF's ``(natm, natm, 3, 3)`` layout.
 
     Zero for the Hessian of a translation-invariant energy; a DFT Hessian without grid response
     keeps a small residual (3e-4 for CH2O at 6-31G*), a faulty one a larger one.
