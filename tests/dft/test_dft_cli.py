@@ -36,12 +36,13 @@ def test_xtb_and_list(tmp_path, capsys):
     assert main(["dft", "list", "--status", "bogus", "--store", store]) == 2
 
 
-def test_unknown_basis_and_stereo_smiles(tmp_path, capsys):
+def test_unknown_basis_and_stereo_smiles(tmp_path, capsys, recwarn):
     store = str(tmp_path / "s.sqlite")
     cheap = ["--no-opt", "--no-thermo", "--no-polar", "--device", "cpu", "--store", store]
     assert main(["dft", "run", "O", "--basis", "no-such-basis", *cheap]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "no-such-basis" in err and err.count("\n") == 1
+    assert not [w for w in recwarn if "basis-set-exchange" in str(w.message)]  # no PySCF hint before it
     assert main(["dft", "run", "F/C=C/F", "--basis", "sto-3g", "--json", *cheap]) == 0  # '/' is bond stereo, not a path
     assert json.loads(capsys.readouterr().out)["properties"]["homo"] < 0
 

@@ -17,6 +17,8 @@ Cartesian gradient and Hessian codes give the mixed-basis ones when fed ``T @ C'
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from pyscf import gto
 from pyscf.lib.exceptions import BasisNotFoundError
@@ -89,7 +91,9 @@ def build_mole(atomic_numbers, positions_bohr, *, basis: str = QM9_BASIS, conven
     mol.cart = convention != "spherical"
     mol.verbose = verbose
     try:
-        mol.build()
+        with warnings.catch_warnings():  # PySCF's install hint would come before our one-line error
+            warnings.filterwarnings("ignore", message="Basis may be available in basis-set-exchange")
+            mol.build()
     except BasisNotFoundError:  # an unknown basis name, or one without parameters for an element here
         raise InputError(f"basis {basis!r} is not a PySCF basis with parameters for "
                          f"{', '.join(sorted({a[0] for a in atoms}))}") from None
