@@ -230,6 +230,8 @@ def register(app: typer.Typer) -> None:
         if time_limit is not None and not time_limit > 0:
             raise InputError(f"--time-limit must be a positive number of seconds, got {time_limit}")
         result = train(config, out, resume=resume, progress=progress, time_limit=time_limit)
+        if not result.is_main:  # a DDP run's other processes: the main one reports
+            return
         typer.echo(f"model written to {result.model_path}")
         for r in result.metrics.get("test", []):
             typer.echo(f"  test MAE {r['key']:>8}: {r['mae']:.4g} {r['unit']}")
@@ -304,5 +306,7 @@ def register(app: typer.Typer) -> None:
                               precision=None, compile=False, early_stopping=None)
         _check_names(config)
         rows = sweep_lambda(config, out, values, progress=progress)
+        if not rows:  # a DDP run's other processes: the main one reports
+            return
         best = min(rows, key=lambda r: r["val_loss"])
         typer.echo(f"best lambda {best['lam']:g} (validation loss {best['val_loss']:.4g}); table in {out / 'sweep.md'}")

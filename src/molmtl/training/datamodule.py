@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from molmtl.data.batching import MolDataset, collate, make_collate
 from molmtl.data.splits import Split, make_split, random_split
@@ -153,6 +153,31 @@ def fit_scaler(dataset: MolDataset, targets, kind: str = "element"):
     return scaler
 
 
+class EvalShard(Dataset):
+    """``dataset`` padded to ``total`` items so that every DDP process evaluates as many batches.
+
+    DistributedSampler pads a part that ``world`` does not divide with repeats of its head, and
+    those repeats would count twice in the validation loss (which then drives checkpoints and early
+    stopping). Here the repeats carry no labels (all NaN), so every loss and metric masks them
+    out: each molecule counts exactly once, on one process.
+    """
+
+    def __init__(self, dataset, total: int):
+        if total < len(dataset):
+            raise ValueError(f"total {total} is smaller than the dataset ({len(dataset)})")
+        self.dataset, self.total = dataset, total
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __getitem__(self, i: int) -> dict:
+        n = len(self.dataset)
+        item = self.dataset[i % n]
+        if i >= n and item.get("y") is not None:
+            item = {**item, "y": np.full_like(item["y"], np.nan)}
+        return item
+
+
 class PaddedLoader:
     """Batches sliced from a device-resident :class:`~molmtl.data.batching.PaddedDataset`.
 
@@ -160,7 +185,9 @@ class PaddedLoader:
     permutation (seeded by ``seed`` and the epoch) and, under DDP, keeps every ``world``-th
     molecule from ``rank`` on (the DistributedSampler's rule): the permutation is first padded
     with its own head to a multiple of ``world``, so every process takes the same number of
-    steps (an extra step on one process would hang the others' gradient all-reduce).
+    steps (an extra step on one process would hang the others' gradient all-reduce). Without
+    shuffling (evaluation) the padding molecules' labels are NaN, as in :class:`EvalShard`, so
+    that no molecule counts twice in a metric.
 
     ``trim_to`` and ``sort_window`` are :meth:`PaddedDataset.plan`'s, applied to this process's
     share (sorting only when shuffling): batches cut to their largest molecule rounded up to a
@@ -191,11 +218,17 @@ class PaddedLoader:
         total = self._local() * self.world
         if total > n:  # pad as DistributedSampler does: repeat the head of the permutation
             order = order.repeat(-(-total // n))[:total]
+        # evaluation: mark the repeats, whose labels become NaN (plan keeps an unshuffled order as is)
+        repeat = None if self.shuffle or total == n else torch.arange(total)[self.rank :: self.world] >= n
         order, spans = self.data.plan(order[self.rank :: self.world].numpy(), self.batch_size, trim_to=self.trim_to,
                                       sort_window=self.sort_window if self.shuffle else 0, generator=gen)
         order = torch.from_numpy(order).to(self.data.z.device)  # one copy per epoch
         for start, end, width in spans:
-            yield self.data.batch(order[start:end], width)
+            batch = self.data.batch(order[start:end], width)
+            if repeat is not None and batch.y is not None and bool(repeat[start:end].any()):
+                drop = repeat[start:end].to(batch.y.device).unsqueeze(1)
+                batch.y = torch.where(drop, torch.nan, batch.y)
+            yield batch
 
 
 class MolDataModule(L.LightningDataModule):
@@ -241,8 +274,12 @@ class MolDataModule(L.LightningDataModule):
 
     def _loader(self, ds, shuffle: bool) -> DataLoader:
         gen = torch.Generator().manual_seed(self.seed) if shuffle else None
-        return DataLoader(ds, batch_size=self.batch_size, shuffle=shuffle, generator=gen,
-                          collate_fn=self.collate_fn, num_workers=self.num_workers,
+        sampler, world = None, self.trainer.world_size if self.trainer is not None else 1
+        if not shuffle and world > 1:  # evaluation under DDP: each molecule once (Lightning keeps this sampler)
+            ds = EvalShard(ds, -(-len(ds) // world) * world)
+            sampler = DistributedSampler(ds, num_replicas=world, rank=self.trainer.global_rank, shuffle=False)
+        return DataLoader(ds, batch_size=self.batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
+                          generator=gen, collate_fn=self.collate_fn, num_workers=self.num_workers,
                           persistent_workers=self.num_workers > 0)
 
     def transfer_batch_to_device(self, batch, device, dataloader_idx):
@@ -258,4 +295,4 @@ class MolDataModule(L.LightningDataModule):
         return self._loader(self.data.test, False)
 
 
-__all__ = ["TrainingData", "MolDataModule", "PaddedLoader", "load_training_data", "fit_scaler", "cut_split"]
+__all__ = ["TrainingData", "MolDataModule", "PaddedLoader", "EvalShard", "load_training_data", "fit_scaler", "cut_split"]

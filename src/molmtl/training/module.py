@@ -214,9 +214,11 @@ class MTLModule(L.LightningModule):
         count = sums[2].clamp(min=1)
         mse, mae = sums[0] / count, sums[1] / count
         val_loss = mse.mean()
-        self.log("val_loss", val_loss.float(), prog_bar=True)
+        # already equal on every process (the sums above span all of them); a max over processes
+        # keeps them exactly and tells Lightning that checkpoints and early stopping see all molecules
+        self.log("val_loss", val_loss.float(), prog_bar=True, sync_dist=True, reduce_fx="max")
         for key, m in zip(self.tasks, mae):
-            self.log(f"val_mae/{key}", m.float())
+            self.log(f"val_mae/{key}", m.float(), sync_dist=True, reduce_fx="max")
         if self.config.schedule == "plateau" and not self.trainer.sanity_checking:
             self.lr_schedulers().step(val_loss.item())
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,12 +38,16 @@ class TrainResult:
         metrics: stored with the model: ``val``/``test`` rows of
             :func:`~molmtl.training.evaluate.target_metrics`, ``val_loss``, ``epochs``.
         model: the trained (best-validation) model.
+        is_main: False in the other processes of a DDP run: only the main one (global rank 0)
+            evaluates, writes ``model.pt`` and reports; the others return its weights unevaluated
+            and ``metrics`` empty.
     """
 
     out_dir: Path
     model_path: Path
     metrics: dict
     model: TrainedModel
+    is_main: bool = True
 
 
 def config_path(out_dir: str | Path) -> Path:
@@ -82,6 +87,26 @@ def _validation_loss(model: TrainedModel, dataset, loss: str, batch_size: int = 
     return (total / count.clamp(min=1)).tolist()
 
 
+def _no_litlogger_tip(record: logging.LogRecord) -> bool:
+    return "litlogger" not in record.getMessage()
+
+
+def route_lightning_logs() -> None:
+    """Lightning's log lines once, through the application's logging, and without its LitLogger tip.
+
+    ``import lightning`` gives the ``lightning`` logger a console handler of its own; where the
+    application has configured the root logger (``molmtl``'s CLI does), every Lightning line would
+    then print twice, once in each format. Without a root handler Lightning's own stays.
+    """
+    if logging.getLogger().handlers:
+        lightning_log = logging.getLogger("lightning")
+        for handler in list(lightning_log.handlers):
+            lightning_log.removeHandler(handler)
+    rank_zero = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    if _no_litlogger_tip not in rank_zero.filters:
+        rank_zero.addFilter(_no_litlogger_tip)
+
+
 def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, progress: bool = True,
           time_limit: float | None = None) -> TrainResult:
     """Train ``config`` and write the run folder ``out_dir``.
@@ -104,6 +129,7 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, pro
         raise InputError(f"cannot resume: {last} does not exist")
     if config.accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
         raise InputError(f"accelerator {config.accelerator!r} needs a CUDA GPU, and torch sees none here; use cpu or auto")
+    route_lightning_logs()
     L.seed_everything(config.seed, workers=True, verbose=False)
     enc = encoder_class(config)
     data = load_training_data(config, graph=enc.needs_graph, geometry=enc.needs_geometry)
@@ -145,13 +171,19 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, pro
     except (ValueError, TypeError, MisconfigurationException) as exc:  # devices/accelerator this machine lacks
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"cannot train with accelerator={config.accelerator!r}, devices={config.devices!r} here: {first}") from None
-    trainer.fit(module, datamodule=dm, ckpt_path=str(last) if resume else None)
+    with warnings.catch_warnings():
+        # Lightning 2.6's pytree helper uses an API torch >= 2.10 deprecates; nothing a user can change
+        warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated")
+        trainer.fit(module, datamodule=dm, ckpt_path=str(last) if resume else None)
 
     if ckpt.best_model_path:  # the best-validation weights, not the last epoch's
         state = torch.load(ckpt.best_model_path, map_location="cpu", weights_only=False)["state_dict"]
         module.load_state_dict(state)
     release_compiled(module.strategy)
     model = TrainedModel(module.strategy.cpu(), module.scaler.cpu(), config).eval()
+    path = out / "model.pt"
+    if not trainer.is_global_zero:  # the main process alone evaluates the whole parts and writes the file
+        return TrainResult(out, path, {}, model, is_main=False)
     metrics = {"epochs": int(trainer.current_epoch), "global_step": int(trainer.global_step),
                "best_checkpoint": Path(ckpt.best_model_path).name if ckpt.best_model_path else None}
     device = "cuda" if torch.cuda.is_available() and config.accelerator != "cpu" else "cpu"
@@ -162,11 +194,9 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, pro
     model.cpu()
     metrics["val_loss_per_task"] = dict(zip(config.tasks, _validation_loss(model, data.val, config.loss)))
     metrics["val_loss"] = float(sum(metrics["val_loss_per_task"].values()) / len(config.tasks))
-    path = out / "model.pt"
-    if trainer.is_global_zero:
-        save_model(path, strategy=model.strategy, scaler=model.scaler, config=config, split=data.split, metrics=metrics)
+    save_model(path, strategy=model.strategy, scaler=model.scaler, config=config, split=data.split, metrics=metrics)
     model.info = {"split": {"id": data.split.id, "name": data.split.name}, "metrics": metrics}
     return TrainResult(out, path, metrics, model)
 
 
-__all__ = ["TrainResult", "train", "read_run_config"]
+__all__ = ["TrainResult", "train", "read_run_config", "route_lightning_logs"]

@@ -27,7 +27,8 @@ def sweep_lambda(config: TrainConfig, out_dir: str | Path, lambdas: Sequence[flo
     standardized targets, or L1 with ``loss="l1"``), per lambda.
 
     Returns:
-        one dict per lambda: ``lam``, ``val_loss`` and ``<task>`` losses.
+        one dict per lambda: ``lam``, ``val_loss`` and ``<task>`` losses (none in a DDP run's
+        other processes).
     """
     if not lambdas or any(not lam >= 0 for lam in lambdas):
         raise InputError("lambdas must be a non-empty list of numbers >= 0")
@@ -37,8 +38,10 @@ def sweep_lambda(config: TrainConfig, out_dir: str | Path, lambdas: Sequence[flo
         cfg = config.replace(strategy="soft", strategy_hp={**config.strategy_hp, "lam": float(lam)})
         log.info("soft sharing with lambda = %g", lam)
         result = train(cfg, out / f"lam_{lam:g}", progress=progress)
-        rows.append({"lam": float(lam), "val_loss": result.metrics["val_loss"], **result.metrics["val_loss_per_task"]})
-    write_sweep(out, rows, config.tasks, config.loss)
+        if result.is_main:  # under DDP the other processes train along but report nothing
+            rows.append({"lam": float(lam), "val_loss": result.metrics["val_loss"], **result.metrics["val_loss_per_task"]})
+    if rows:
+        write_sweep(out, rows, config.tasks, config.loss)
     return rows
 
 
