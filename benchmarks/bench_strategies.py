@@ -80,7 +80,8 @@ def main(argv=None) -> int:
                           max_molecules=args.n_train, accelerator="cpu", devices=1, early_stopping=None, seed=0)
         t0 = time.perf_counter()
         try:
-            r = train(cfg, work / name.replace(" ", "_").replace("(", "").replace(")", ""), progress=False)
+            r = train(cfg, work / name.replace(" ", "_").replace("(", "").replace(")", ""), progress=False,
+                      overwrite=True)  # a rerun of a method replaces its run
         except Exception as exc:  # noqa: BLE001 - a benchmark reports what failed and goes on
             results[name] = {"error": f"{type(exc).__name__}: {exc}"}
             print(f"{name}: FAILED {exc}", file=sys.stderr, flush=True)

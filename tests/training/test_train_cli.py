@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from molmtl.cli import main
 from molmtl.models.registry import ENCODERS
@@ -137,13 +138,42 @@ def test_train_then_evaluate_with_delta_m(tmp_path, capsys):
     assert "model written" in capsys.readouterr().out
 
 
-def test_sweep_lambda(tmp_path):
+def test_sweep_lambda(tmp_path, capsys):
     out = tmp_path / "sweep"
     assert main(["sweep-lambda", "--out", str(out), "--lambdas", "0.01,1", "--epochs", "1", *TINY]) == 0
     lines = (out / "sweep.csv").read_text().splitlines()
     assert lines[0] == "lambda,val_loss,U0,homo" and len(lines) == 3
     assert float(lines[1].split(",")[0]) == 0.01
     assert (out / "sweep.png").is_file() and "| lambda [-] |" in (out / "sweep.md").read_text()
+    # run again with one more lambda: the finished runs are kept (same files, same rows), one is new
+    kept = (out / "lam_0.01" / "model.pt").stat().st_mtime_ns
+    assert main(["sweep-lambda", "--out", str(out), "--lambdas", "0.01,1,10", "--epochs", "1", *TINY]) == 0
+    again = (out / "sweep.csv").read_text().splitlines()
+    assert again[:3] == lines and len(again) == 4 and (out / "lam_0.01" / "model.pt").stat().st_mtime_ns == kept
+    # an interrupted lambda (a last checkpoint, no model file) and a longer sweep resume from the checkpoints
+    (out / "lam_10" / "model.pt").unlink()
+    capsys.readouterr()
+    assert main(["sweep-lambda", "--out", str(out), "--lambdas", "1,10", "--epochs", "2", *TINY]) == 0
+    err = capsys.readouterr().err
+    assert "lambda = 1: resuming" in err and "lambda = 10: resuming" in err
+    for lam in ("1", "10"):  # 2 epochs of 2 batches, the first epoch's from the first sweeps
+        assert torch.load(out / f"lam_{lam}" / "model.pt", weights_only=False)["metrics"]["global_step"] == 4
+    assert main(["-q", "sweep-lambda", "--out", str(out), "--lambdas", "10", "--epochs", "2", "--seed", "1", *TINY]) == 2
+    assert "another configuration" in capsys.readouterr().err
+
+
+def test_an_earlier_run_is_kept_unless_overwrite(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--epochs", "1", *TINY]) == 0
+    before = (run / "model.pt").read_bytes()
+    capsys.readouterr()
+    assert main(["-q", "train", "--out", str(run), "--epochs", "1", "--seed", "3", *TINY]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and len(err.splitlines()) == 1 and "--overwrite" in err and "--resume" in err
+    assert (run / "model.pt").read_bytes() == before and json.loads((run / "config.json").read_text())["seed"] == 0
+    assert main(["-q", "train", "--out", str(run), "--resume", "--overwrite"]) == 2
+    assert main(["-q", "train", "--out", str(run), "--epochs", "1", "--seed", "3", "--overwrite", *TINY]) == 0
+    assert (run / "model.pt").read_bytes() != before and json.loads((run / "config.json").read_text())["seed"] == 3
 
 
 def test_libmtl_protocol_tiny_run(tmp_path, capsys):

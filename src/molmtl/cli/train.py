@@ -187,6 +187,7 @@ def register(app: typer.Typer) -> None:
         trim_to: int = typer.Option(None, help="With --device-data: cut each batch's atom axis to its largest molecule rounded up to a multiple of N (8: at most 4 shapes for torch.compile; default: off)."),
         sort_window: int = typer.Option(None, help="With --trim-to: sort windows of this many shuffled training molecules by size, so batches hold similar sizes (default: 16 batches; 0: no sorting, which leaves batches of hundreds of molecules at 29 atoms)."),
         resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint and config."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Train over an earlier run in --out: its model file and checkpoints are deleted first (without this, such a folder is refused)."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar (else one log line per epoch)."),
         time_limit: float = typer.Option(None, help="Wall-clock budget in seconds for this invocation's training epochs: stop at the last epoch boundary inside it, write the model, continue later with --resume. Data loading and the final evaluation come on top (about a minute for QM9 on a GPU)."),
     ) -> None:
@@ -229,7 +230,7 @@ def register(app: typer.Typer) -> None:
             _check_names(config)
         if time_limit is not None and not time_limit > 0:
             raise InputError(f"--time-limit must be a positive number of seconds, got {time_limit}")
-        result = train(config, out, resume=resume, progress=progress, time_limit=time_limit)
+        result = train(config, out, resume=resume, progress=progress, time_limit=time_limit, overwrite=overwrite)
         if not result.is_main:  # a DDP run's other processes: the main one reports
             return
         typer.echo(f"model written to {result.model_path}")
@@ -288,6 +289,7 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(None, help="Random seed."),
         accelerator: str = typer.Option(None, help="cpu, gpu or auto."),
         progress: bool = typer.Option(False, "--progress/--no-progress", help="Show progress bars."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Replace earlier runs in the sweep folder."),
     ) -> None:
         """Soft sharing over a range of lambdas: validation loss per lambda (table + plot)."""
         from molmtl.training.sweep import sweep_lambda
@@ -305,7 +307,7 @@ def register(app: typer.Typer) -> None:
                               schedule=None, loss=None, seed=seed, accelerator=accelerator, devices=None,
                               precision=None, compile=False, early_stopping=None)
         _check_names(config)
-        rows = sweep_lambda(config, out, values, progress=progress)
+        rows = sweep_lambda(config, out, values, progress=progress, overwrite=overwrite)
         if not rows:  # a DDP run's other processes: the main one reports
             return
         best = min(rows, key=lambda r: r["val_loss"])

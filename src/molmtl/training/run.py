@@ -16,6 +16,7 @@ from pathlib import Path
 import lightning as L
 import torch
 from lightning.fabric.utilities.exceptions import MisconfigurationException
+from lightning.fabric.utilities.rank_zero import rank_zero_only
 
 from molmtl.data.cache import atomic_path
 from molmtl.errors import InputError
@@ -107,8 +108,24 @@ def route_lightning_logs() -> None:
         rank_zero.addFilter(_no_litlogger_tip)
 
 
+def _claim_run_folder(out: Path, *, resume: bool, overwrite: bool) -> None:
+    """Refuse to train over an earlier run in ``out`` unless told to; ``overwrite`` removes its model
+    file and checkpoints first (so that none of them can pass for the new run's)."""
+    earlier = [p for p in (out / "model.pt", out / "checkpoints" / "best.ckpt", out / "checkpoints" / "last.ckpt",
+                           config_path(out)) if p.is_file()]
+    if resume or not earlier:
+        return
+    if not overwrite:
+        raise InputError(f"{out} already holds a run ({earlier[0].relative_to(out)}); continue it with --resume, "
+                         "replace it with --overwrite, or choose another --out")
+    log.warning("--overwrite: replacing the run in %s", out)
+    for path in earlier:
+        if path.suffix != ".json":  # config.json is rewritten below, atomically
+            path.unlink()
+
+
 def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, progress: bool = True,
-          time_limit: float | None = None) -> TrainResult:
+          time_limit: float | None = None, overwrite: bool = False) -> TrainResult:
     """Train ``config`` and write the run folder ``out_dir``.
 
     Args:
@@ -120,13 +137,20 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, pro
         time_limit: wall-clock budget in seconds for this call's training epochs: stop at the
             last epoch boundary inside it (``last.ckpt`` written; continue with ``resume=True``).
             The model file is still written, from the best checkpoint so far.
+        overwrite: train over an earlier run in ``out_dir`` (its model file and checkpoints are
+            removed first); without it (or ``resume``) such a folder is an InputError.
     """
     out = Path(out_dir)
     last = out / "checkpoints" / "last.ckpt"
     if time_limit is not None and not (time_limit > 0 and math.isfinite(time_limit)):
         raise InputError(f"time limit must be a positive number of seconds, got {time_limit}")
+    if resume and overwrite:
+        raise InputError("--resume continues a run and --overwrite replaces it; choose one")
     if resume and not last.is_file():
         raise InputError(f"cannot resume: {last} does not exist")
+    main = rank_zero_only.rank == 0  # from the launcher's environment; DDP's other processes leave the folder alone
+    if main:
+        _claim_run_folder(out, resume=resume, overwrite=overwrite)
     if config.accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
         raise InputError(f"accelerator {config.accelerator!r} needs a CUDA GPU, and torch sees none here; use cpu or auto")
     route_lightning_logs()
@@ -143,9 +167,10 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, pro
     module = MTLModule(config, strategy, balancer, scaler, math.ceil(len(data.train) / config.batch_size))
 
     out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(config_path(out)) as tmp:
-        tmp.write_text(json.dumps(config.to_dict(), indent=2))
-    data.split.save(out / "split.json")
+    if main:
+        with atomic_path(config_path(out)) as tmp:
+            tmp.write_text(json.dumps(config.to_dict(), indent=2))
+        data.split.save(out / "split.json")
 
     ckpt = L.pytorch.callbacks.ModelCheckpoint(dirpath=out / "checkpoints", filename="best", monitor="val_loss",
                                                mode="min", save_top_k=1, enable_version_counter=False)
@@ -174,6 +199,8 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, pro
     with warnings.catch_warnings():
         # Lightning 2.6's pytree helper uses an API torch >= 2.10 deprecates; nothing a user can change
         warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated")
+        if resume:  # the checkpoints being there is the point
+            warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
         trainer.fit(module, datamodule=dm, ckpt_path=str(last) if resume else None)
 
     if ckpt.best_model_path:  # the best-validation weights, not the last epoch's

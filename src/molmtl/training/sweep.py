@@ -10,7 +10,8 @@ from pathlib import Path
 from molmtl.data.cache import atomic_path
 from molmtl.errors import InputError
 from molmtl.training.config import TrainConfig
-from molmtl.training.run import train
+from molmtl.training.modelfile import read_model_file
+from molmtl.training.run import read_run_config, train
 
 log = logging.getLogger(__name__)
 
@@ -19,12 +20,14 @@ DEFAULT_LAMBDAS = (1e-3, 1e-2, 1e-1, 1e0, 1e1)
 
 
 def sweep_lambda(config: TrainConfig, out_dir: str | Path, lambdas: Sequence[float] = DEFAULT_LAMBDAS, *,
-                 progress: bool = False) -> list[dict]:
+                 progress: bool = False, overwrite: bool = False) -> list[dict]:
     """Train ``config`` with soft sharing for each lambda and tabulate validation losses.
 
     Each run goes to ``out_dir/lam_<value>``; ``sweep.csv``, ``sweep.md`` and ``sweep.png`` hold
     the total (mean over tasks) and per-task validation loss, in normalized units (MSE of
     standardized targets, or L1 with ``loss="l1"``), per lambda.
+
+    ``overwrite`` is :func:`~molmtl.training.run.train`'s, for every lambda's folder.
 
     Returns:
         one dict per lambda: ``lam``, ``val_loss`` and ``<task>`` losses (none in a DDP run's
@@ -37,12 +40,37 @@ def sweep_lambda(config: TrainConfig, out_dir: str | Path, lambdas: Sequence[flo
     for lam in lambdas:
         cfg = config.replace(strategy="soft", strategy_hp={**config.strategy_hp, "lam": float(lam)})
         log.info("soft sharing with lambda = %g", lam)
-        result = train(cfg, out / f"lam_{lam:g}", progress=progress)
-        if result.is_main:  # under DDP the other processes train along but report nothing
-            rows.append({"lam": float(lam), "val_loss": result.metrics["val_loss"], **result.metrics["val_loss_per_task"]})
+        metrics = _sweep_point(cfg, out / f"lam_{lam:g}", progress=progress, overwrite=overwrite)
+        if metrics is not None:  # under DDP the other processes train along but report nothing
+            rows.append({"lam": float(lam), "val_loss": metrics["val_loss"], **metrics["val_loss_per_task"]})
     if rows:
         write_sweep(out, rows, config.tasks, config.loss)
     return rows
+
+
+def _same_run(a: TrainConfig, b: TrainConfig) -> bool:
+    """Equal but for the epoch count (which a resumed run may change)."""
+    return {**a.to_dict(), "epochs": None} == {**b.to_dict(), "epochs": None}
+
+
+def _sweep_point(cfg: TrainConfig, folder: Path, *, progress: bool, overwrite: bool) -> dict | None:
+    """One lambda's metrics: kept from a finished run of this configuration, else trained (resumed
+    from the last checkpoint of an interrupted or shorter run of it). None in a DDP run's other
+    processes."""
+    model, last = folder / "model.pt", folder / "checkpoints" / "last.ckpt"
+    resume = False
+    if not overwrite and model.is_file():
+        body = read_model_file(model)
+        if TrainConfig.from_dict(body["config"]) == cfg:
+            log.info("lambda = %g: finished earlier, kept (%s)", cfg.strategy_hp["lam"], model)
+            return body["metrics"]
+    if not overwrite and (model.is_file() or last.is_file()):
+        resume = last.is_file() and _same_run(read_run_config(folder), cfg)
+        if not resume:
+            raise InputError(f"{folder} holds a run with another configuration; use --overwrite or another --out")
+        log.info("lambda = %g: resuming from %s", cfg.strategy_hp["lam"], last)
+    result = train(cfg, folder, progress=progress, overwrite=overwrite, resume=resume)
+    return result.metrics if result.is_main else None
 
 
 def write_sweep(out: Path, rows: list[dict], tasks: Sequence[str], loss: str) -> None:
