@@ -217,3 +217,28 @@ def test_fused_adamw_trains_under_bf16_mixed_with_clipping(tmp_path, monkeypatch
     train(cfg, tmp_path / "run", progress=False)
     assert seen and all(seen)  # every step went through the fused optimizer
     assert len(norms) == len(seen) and all(m == 1e-3 and n > 0 for m, n in norms)  # and was clipped first
+
+
+def test_ctrl_c_keeps_finished_epochs_and_resume_completes(tmp_path, monkeypatch):
+    """Lightning turns Ctrl-C into exit(1); train() raises KeyboardInterrupt instead (the CLI's exit
+    code 130), after the finished epoch's last.ckpt, and ``resume`` completes the run."""
+    import signal
+
+    from molmtl.training.callbacks import EpochLog
+
+    def interrupt_in_epoch_2(self, trainer, pl_module):
+        if trainer.current_epoch == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(EpochLog, "on_train_epoch_start", interrupt_in_epoch_2)
+    cfg = tiny_config(epochs=3, max_molecules=16)
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            train(cfg, tmp_path, progress=False)
+    finally:
+        signal.signal(signal.SIGINT, handler)  # Lightning ignores further Ctrl-C while it shuts down
+    assert torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)["epoch"] == 0
+    assert not (tmp_path / "model.pt").exists()
+    monkeypatch.undo()
+    assert train(cfg, tmp_path, resume=True, progress=False).metrics["epochs"] == 3

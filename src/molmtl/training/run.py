@@ -201,7 +201,14 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, pro
         warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated")
         if resume:  # the checkpoints being there is the point
             warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
-        trainer.fit(module, datamodule=dm, ckpt_path=str(last) if resume else None)
+        try:
+            trainer.fit(module, datamodule=dm, ckpt_path=str(last) if resume else None)
+        except SystemExit:  # Lightning turns Ctrl-C into a graceful shutdown and exit(1)
+            if not trainer.interrupted:
+                raise
+            log.warning("interrupted in epoch %d; the checkpoints of finished epochs are kept: continue with "
+                        "molmtl train --out %s --resume", trainer.current_epoch + 1, out)
+            raise KeyboardInterrupt from None
 
     if ckpt.best_model_path:  # the best-validation weights, not the last epoch's
         state = torch.load(ckpt.best_model_path, map_location="cpu", weights_only=False)["state_dict"]
