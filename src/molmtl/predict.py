@@ -18,15 +18,15 @@ from pathlib import Path
 
 import numpy as np
 
+from molmtl.chem.elements import symbol
 from molmtl.chem.molecule import Molecule
 from molmtl.errors import InputError
 from molmtl.targets import TARGET_KEYS, Target
+from molmtl.units import QM9_ELEMENTS
 
 #: The model ``molmtl predict`` uses unless given another.
 SHIPPED_MODEL = Path(__file__).parent / "weights" / "qm9-painn-hard-19.pt"
 
-#: Elements the models were trained on (H, C, N, O, F).
-_MODEL_ELEMENTS = frozenset({1, 6, 7, 8, 9})
 #: QM9 has 48 molecules with at most 4 heavy atoms and 130,783 with 5 to 9: models trained on it
 #: predict the smallest ones far worse than their test MAE (methane's HOMO misses by 3.5 eV).
 _FEW_HEAVY_ATOMS = 4
@@ -131,11 +131,12 @@ def predict(molecule: Molecule, model=None, *, qm9=None, lookup: bool = True) ->
         lookup: look the molecule up in QM9 for labels and its split part.
 
     Raises:
-        UnsupportedMoleculeError: elements other than H, C, N, O, F, a charge, or an odd
-            electron count (the models have no charge or spin input).
+        UnsupportedMoleculeError: an element the model was not trained on (QM9 models: other
+            than H, C, N, O, F), a charge, or an odd electron count (the models have no charge or
+            spin input).
         InputError: a 3D model and a molecule without coordinates.
     """
-    from molmtl.chem.validate import require_supported
+    from molmtl.chem.validate import domain_problems, require_supported
     from molmtl.data.batching import MolDataset
     from molmtl.training.evaluate import predict_dataset
 
@@ -143,15 +144,21 @@ def predict(molecule: Molecule, model=None, *, qm9=None, lookup: bool = True) ->
         model, path = load(model)
     else:
         path = "(in memory)"
-    require_supported(molecule, elements=_MODEL_ELEMENTS, method="the ML model (trained on neutral, closed-shell "
-                      "QM9 molecules of H, C, N, O and F)")
+    elements = frozenset(model.config.elements)
+    symbols = ", ".join(symbol(z) for z in sorted(elements))
+    require_supported(molecule, elements=elements, method="the ML model (trained on neutral, closed-shell "
+                      + ("QM9 molecules of H, C, N, O and F)" if elements == QM9_ELEMENTS else f"molecules of {symbols})"))
     if model.needs_geometry and molecule.positions is None:
         raise InputError(f"{molecule.name or molecule.formula} has no 3D geometry, which this model needs")
+    qm9_model = model.config.data is None  # else trained on a user's CSV: QM9's domain is beside the point
     warnings = list(molecule.warnings)
-    if molecule.n_heavy_atoms <= _FEW_HEAVY_ATOMS:
+    if not qm9_model:
+        qm9_domain = set(domain_problems(molecule))
+        warnings = [w for w in warnings if w not in qm9_domain]
+    if qm9_model and molecule.n_heavy_atoms <= _FEW_HEAVY_ATOMS:
         warnings.append(f"{molecule.n_heavy_atoms} heavy atoms: QM9 has only 48 molecules with 4 or fewer, so "
                         "predictions for such small molecules are far less accurate than the test MAE")
-    if model.needs_geometry and molecule.source == "smiles":
+    if qm9_model and model.needs_geometry and molecule.source == "smiles":
         warnings.append("the geometry comes from RDKit (ETKDG + MMFF), not from B3LYP like the training "
                         "geometries: expect errors above the model's test MAE")
     dataset = MolDataset([molecule], model.targets, graph=model.needs_graph, geometry=model.needs_geometry)

@@ -29,6 +29,9 @@ SYMBOLS = {1: "H", 6: "C", 7: "N", 8: "O", 9: "F"}
 ATOMIC_NUMBERS = {s: z for z, s in SYMBOLS.items()}
 #: Elements inside QM9's chemical space.
 QM9_ELEMENTS = frozenset(SYMBOLS)
+#: Elements a model may be trained on from a user's CSV (the organic set RDKit's ETKDG + MMFF
+#: embed): H, B, C, N, O, F, Si, P, S, Cl, Se, Br, I. QM9 models hold QM9's five.
+ML_ELEMENTS = frozenset({1, 5, 6, 7, 8, 9, 14, 15, 16, 17, 34, 35, 53})
 #: QM9's size limits: at most 9 heavy atoms and 29 atoms in all.
 QM9_MAX_HEAVY_ATOMS = 9
 QM9_MAX_ATOMS = 29

@@ -124,6 +124,58 @@ def test_csv_with_a_users_own_target_trains_and_reloads(tmp_path):
     assert model.targets[0].unit == "log mol/L" and model.targets[0].index == -1
 
 
+HALOGEN_SMILES = ["CCl", "CBr", "ClCCl", "BrCBr", "ClCCBr", "CCCl", "CCBr", "OCCl", "NCCBr", "ClC(Cl)Cl",
+                  "BrC(Br)Br", "CC(Cl)C", "CC(Br)C", "ClCCCCl", "BrCCCBr", "OC(Cl)CO", "NC(Br)C", "ClC=CCl",
+                  "BrC=CBr", "ClC#CBr", "CCO", "CCN", "CCC", "CO", "CN", "OCCO", "NCCN", "CC(C)O", "ClCC(Cl)CBr",
+                  "BrCC(O)CCl", "ClCCN", "BrCCO"]
+
+
+def test_csv_with_chlorine_and_bromine_grows_the_element_tables(tmp_path):
+    """A user's CSV beyond QM9's elements: the model's element set grows to Cl and Br, PaiNN's
+    embedding and the heads' offsets to Z = 35, and the per-element references of an additive
+    label (sums of per-element constants) come back exactly, Cl and Br included."""
+    from rdkit import Chem
+
+    from molmtl.chem.parse import from_smiles
+    from molmtl.errors import UnsupportedMoleculeError
+    from molmtl.predict import predict
+
+    per_atom = {1: -0.5, 6: -1.0, 7: -1.5, 8: -2.0, 17: -12.0, 35: -70.0}  # eV
+    lines = ["smiles,U0 [eV],logS"]
+    for i, smi in enumerate(HALOGEN_SMILES):
+        mol = Chem.AddHs(Chem.MolFromSmiles(smi))
+        lines.append(f"{smi},{sum(per_atom[a.GetAtomicNum()] for a in mol.GetAtoms()):.4f},{(i % 7) / 7:.4f}")
+    (tmp_path / "halo.csv").write_text("\n".join(lines) + "\n")
+    cfg = tiny_config(data=str(tmp_path / "halo.csv"), tasks=("U0", "logS"), max_molecules=None, batch_size=8,
+                      split="random")
+    result = train(cfg, tmp_path / "run", progress=False)
+    model = load_model(tmp_path / "run")
+    assert model.config.elements == (1, 6, 7, 8, 9, 17, 35) and model.config.max_z == 35
+    assert model.strategy.encoder.embedding.num_embeddings == 36
+    ref = model.scaler.ref[0].numpy()
+    for z, e in per_atom.items():
+        assert ref[z] == pytest.approx(e, abs=1e-6), z
+    # so U0 is the references plus the network's small normalized part: far below the label spread
+    u0 = {r["key"]: r for r in result.metrics["test"]}["U0"]
+    assert u0["mae"] < 0.05 * 1000 * np.ptp([float(line.split(",")[1]) for line in lines[1:]])  # meV
+    pred = predict(from_smiles("BrCCCl"), model, lookup=False)
+    assert np.isfinite(pred.values).all() and not any("QM9" in w for w in pred.warnings)
+    with pytest.raises(UnsupportedMoleculeError, match="contains S, which the ML model"):
+        predict(from_smiles("CCS"), model, lookup=False)
+    (tmp_path / "na.csv").write_text("smiles,logS\n[Na+].[Cl-],1.0\n" + "CCO,2.0\n" * 12)
+    with pytest.raises(UnsupportedMoleculeError, match="contains Na, which molmtl training .elements H, B, C"):
+        train(cfg.replace(data=str(tmp_path / "na.csv"), tasks=("logS",)), tmp_path / "na", progress=False)
+
+
+def test_config_elements_are_checked():
+    from molmtl.errors import InputError
+
+    assert tiny_config().elements == (1, 6, 7, 8, 9) and tiny_config().max_z == 10
+    assert tiny_config(elements=[17, 1, 6, 6]).elements == (1, 6, 17)
+    with pytest.raises(InputError, match="Fe|26"):
+        tiny_config(elements=(1, 6, 26))
+
+
 def test_zscore_normalization_is_mean_std(tmp_path):
     from molmtl.training.datamodule import fit_scaler
 

@@ -63,13 +63,14 @@ def test_gpu_accelerator_without_gpu_exits_2(tmp_path, capsys):
 
 
 def test_csv_with_an_element_outside_the_models_exits_2(tmp_path, capsys):
-    lines = ["smiles,homo"] + [f"{s},{-7 + 0.01 * i}" for i, s in enumerate(["CCO", "CCC", "CCN", "CO", "CCCl"] * 8)]
+    # Cl is one of the elements a CSV model may hold (ML_ELEMENTS); germanium is not
+    lines = ["smiles,homo"] + [f"{s},{-7 + 0.01 * i}" for i, s in enumerate(["CCO", "CCCl", "CCN", "CO", "C[Ge](C)(C)C"] * 8)]
     (tmp_path / "mols.csv").write_text("\n".join(lines) + "\n")
     args = ["--data", str(tmp_path / "mols.csv"), "--encoder", "gcn", "--hidden", "8", "--epochs", "1",
             "--accelerator", "cpu", "--no-progress"]
     assert main(["-q", "train", "--out", str(tmp_path / "run"), *args]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("error:") and len(err.splitlines()) == 1 and "Cl" in err, err
+    assert err.startswith("error:") and len(err.splitlines()) == 1 and "contains Ge" in err, err
 
 
 @pytest.mark.parametrize("flag", [["--early-stopping", "5"], ["--protocol", "libmtl"], ["--compile"], ["--device-data"],

@@ -37,15 +37,40 @@ class _RegistryHelp(typer.core.TyperCommand):
         return super().format_help(ctx, formatter)
 
 
-def _parse_tasks(spec: str | None):
-    from molmtl.targets import parse_targets
+def _parse_tasks(spec: str | None, data: Path | str | None = None):
+    """Target keys from ``--tasks``: QM9's keys, or with ``--data`` the CSV's own target columns."""
+    from molmtl.targets import get_target, parse_targets
 
     if spec is None:
         return None
-    try:
-        return parse_targets(spec)
-    except (KeyError, ValueError) as exc:
-        raise InputError(str(exc.args[0] if exc.args else exc)) from None
+    if data is None or spec.strip().lower() == "libmtl":
+        try:
+            return parse_targets(spec)
+        except (KeyError, ValueError) as exc:
+            raise InputError(str(exc.args[0] if exc.args else exc)) from None
+    from molmtl.data.csv import read_csv
+
+    columns = [t.key for t in read_csv(data, validate=False).targets]
+    if spec.strip().lower() == "all":
+        return tuple(columns)
+    keys = []
+    for word in (w.strip() for w in spec.split(",")):
+        if not word:
+            continue
+        key = word
+        if key not in columns:  # a QM9 key in another spelling (HOMO, u0) names the column "homo", "U0"
+            try:
+                key = get_target(word).key
+            except KeyError:
+                pass
+        if key not in columns:
+            raise InputError(f"{data} has no target column {word!r}; its targets are {', '.join(columns)}")
+        keys.append(key)
+    if not keys:
+        raise InputError("--tasks names no target")
+    if len(set(keys)) != len(keys):
+        raise InputError(f"--tasks repeats a target: {', '.join(keys)}")
+    return tuple(keys)
 
 
 def _encoder_hp(encoder: str, hidden: int | None, layers: int | None, cutoff: float | None,
@@ -115,7 +140,7 @@ def build_config(*, protocol: str, encoder, strategy, tasks, weighting, epochs, 
         strategy_hp["groups"] = load_grouping(groups)  # stored in the model file, not the path
     if strategy_hp:
         over["strategy_hp"] = strategy_hp
-    task_keys = _parse_tasks(tasks)
+    task_keys = _parse_tasks(tasks, data)
     if task_keys is None and groups is not None:
         task_keys = tuple(k for g in strategy_hp["groups"] for k in g)
     if task_keys is None and data is not None and tasks is None:

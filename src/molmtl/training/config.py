@@ -7,13 +7,20 @@ objects through the registries of ``molmtl.models`` and ``molmtl.mtl``.
 
 from __future__ import annotations
 
+import inspect
 import math
 from functools import partial
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from molmtl.chem.elements import symbol
 from molmtl.errors import InputError
 from molmtl.targets import TARGET_KEYS
+from molmtl.units import ML_ELEMENTS
+
+
+def _symbols(zs) -> str:
+    return ", ".join(symbol(z) for z in sorted(zs))
 
 
 #: Lightning's accelerator names that molmtl runs on (not mps: the target scaler keeps float64 buffers).
@@ -55,6 +62,7 @@ class TrainConfig:
     split_sizes: tuple[int, int] | None = None  # (train, val) for random splits; None = standard
     max_molecules: int | None = None  # cut every split part to its first N (quick runs)
     normalization: str = "element"  # element: per-element refs + standardize; zscore: mean/std only
+    elements: tuple[int, ...] = (1, 6, 7, 8, 9)  # atomic numbers the model embeds (a CSV run adds its own)
     # --- optimization --------------------------------------------------------------------
     epochs: int = 100
     batch_size: int = 64
@@ -80,6 +88,7 @@ class TrainConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "tasks", tuple(self.tasks))
+        object.__setattr__(self, "elements", tuple(sorted({int(z) for z in self.elements})))
         object.__setattr__(self, "accelerator", str(self.accelerator).strip().lower())  # Lightning's names are lower case
         if self.split_sizes is not None:
             object.__setattr__(self, "split_sizes", tuple(int(v) for v in self.split_sizes))
@@ -89,6 +98,9 @@ class TrainConfig:
         """Raise InputError (one sentence) for a value no run can use."""
         if not self.tasks:
             raise InputError("at least one task is needed")
+        if not self.elements or not set(self.elements) <= ML_ELEMENTS:
+            outside = ", ".join(str(z) for z in self.elements if z not in ML_ELEMENTS) or "none given"
+            raise InputError(f"models embed the elements {_symbols(ML_ELEMENTS)} only (atomic numbers outside: {outside})")
         if int(self.epochs) <= 0:
             raise InputError(f"epochs must be a positive integer, got {self.epochs}")
         if int(self.batch_size) <= 0:
@@ -124,9 +136,15 @@ class TrainConfig:
         if not _valid_devices(self.devices):
             raise InputError(f"devices must be a positive number, -1 (all) or auto, got {self.devices!r}")
 
+    @property
+    def max_z(self) -> int:
+        """Largest atomic number the model's element tables hold (at least 10, QM9 models' size)."""
+        return max(10, *self.elements)
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["tasks"] = list(self.tasks)
+        d["elements"] = list(self.elements)
         return d
 
     @classmethod
@@ -167,13 +185,15 @@ def build_strategy(config: TrainConfig):
     from molmtl.mtl.registry import make_strategy
     from molmtl.targets import resolve_target
 
-    encoder_class(config)  # fail early, with one sentence, on an unknown name
+    enc = encoder_class(config)  # fail early, with one sentence, on an unknown name
+    # element tables (PaiNN's embedding, heads' offsets) as large as the heaviest element needs
+    enc_z = {"max_z": config.max_z} if "max_z" in inspect.signature(enc.__init__).parameters else {}
     # partials, not lambdas: strategies may keep their factories, and DDP spawn pickles them
     return make_strategy(
         config.strategy,
         tasks=[resolve_target(k) for k in config.tasks],  # users' CSV columns become custom targets
-        encoder_factory=partial(make_encoder, config.encoder, **config.encoder_hp),
-        head_factory=partial(make_head, **config.head_hp),
+        encoder_factory=partial(make_encoder, config.encoder, **{**enc_z, **config.encoder_hp}),
+        head_factory=partial(make_head, **{"max_z": config.max_z, **config.head_hp}),
         **config.strategy_hp,
     )
 

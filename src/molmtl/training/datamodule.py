@@ -19,7 +19,9 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from molmtl.data.batching import MolDataset, collate, make_collate
 from molmtl.data.splits import Split, make_split, random_split
 from molmtl.errors import InputError
+from molmtl.chem.elements import symbol
 from molmtl.targets import Target, get_target
+from molmtl.units import ML_ELEMENTS, QM9_ELEMENTS
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,7 @@ class TrainingData:
         train, val, test: datasets of the split's parts.
         source: ``"qm9"`` or the CSV path.
         qm9_parts: the QM9 subsets of train/val/test (QM9 runs only), for :class:`PaddedDataset`.
+        elements: the atomic numbers the molecules hold (QM9's five for QM9).
     """
 
     targets: tuple[Target, ...]
@@ -46,6 +49,7 @@ class TrainingData:
     test: MolDataset
     source: str
     qm9_parts: dict | None = None
+    elements: tuple[int, ...] = tuple(sorted(QM9_ELEMENTS))
 
 
 def cut_split(split: Split, max_molecules: int | None) -> Split:
@@ -122,29 +126,34 @@ def _csv_data(config, *, graph: bool, geometry: bool) -> TrainingData:
         raise InputError(f"{config.data} has too few molecules ({n}) for training and validation parts")
     log.info("reading %d molecules from %s%s", n, config.data, " (embedding 3D geometries)" if geometry else "")
 
+    elements = set(QM9_ELEMENTS)
+
     def part(rows):
         mols = [from_smiles(table.smiles[r], embed=geometry, name=table.names[r]) for r in rows]
-        for mol in mols:  # the models embed and reference H, C, N, O and F only
-            require_supported(mol, allow_charged=True, allow_open_shell=True,
-                              method="molmtl training (elements H, C, N, O and F only)")
+        for mol in mols:  # the elements the models can embed (TrainConfig.elements grows to those present)
+            require_supported(mol, elements=ML_ELEMENTS, allow_charged=True, allow_open_shell=True,
+                              method=f"molmtl training (elements {', '.join(symbol(z) for z in sorted(ML_ELEMENTS))})")
+            elements.update(int(z) for z in mol.atomic_numbers)
         return MolDataset(mols, targets, labels[rows], graph=graph, geometry=geometry)
 
-    return TrainingData(targets, split, part(split.train), part(split.val), part(split.test), str(config.data))
+    parts = part(split.train), part(split.val), part(split.test)
+    return TrainingData(targets, split, *parts, str(config.data), elements=tuple(sorted(elements)))
 
 
-def fit_scaler(dataset: MolDataset, targets, kind: str = "element"):
+def fit_scaler(dataset: MolDataset, targets, kind: str = "element", max_z: int = 10):
     """A :class:`~molmtl.models.normalize.TargetScaler` fitted on ``dataset``'s labels.
 
     ``kind="element"``: per-element references (sum targets) + standardization (the default);
     ``kind="zscore"``: plain per-target mean and standard deviation (the LibMTL protocol).
+    ``max_z``: the largest atomic number with a reference (``TrainConfig.max_z``).
     """
     from molmtl.models.normalize import TargetScaler
 
     items = [dataset[i] for i in range(len(dataset))]
     whole = collate(items, graph=False, geometry=False)
     if kind == "element":
-        return TargetScaler.fit(whole.y, whole.z, whole.mask, targets)
-    scaler = TargetScaler(targets)
+        return TargetScaler.fit(whole.y, whole.z, whole.mask, targets, max_z)
+    scaler = TargetScaler(targets, max_z)
     y = whole.y.numpy()
     with np.errstate(all="ignore"):
         mean, std = np.nanmean(y, axis=0), np.nanstd(y, axis=0, ddof=1)

@@ -121,7 +121,7 @@ def load_model(path: str | Path) -> TrainedModel:
     config = TrainConfig.from_dict(body["config"])
     strategy = build_strategy(config)
     strategy.load_state_dict(body["strategy_state"])
-    scaler = TargetScaler([_target(e) for e in body["targets"]])
+    scaler = TargetScaler([_target(e) for e in body["targets"]], config.max_z)
     scaler.load_state_dict(body["scaler_state"])
     info = {"split": body.get("split"), "metrics": body.get("metrics", {}), "molmtl_version": body.get("molmtl_version")}
     return TrainedModel(strategy, scaler, config, info).eval()

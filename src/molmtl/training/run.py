@@ -157,8 +157,10 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, pro
     L.seed_everything(config.seed, workers=True, verbose=False)
     enc = encoder_class(config)
     data = load_training_data(config, graph=enc.needs_graph, geometry=enc.needs_geometry)
+    if not set(data.elements) <= set(config.elements):  # a CSV with Cl, S, ...: element tables grow
+        config = config.replace(elements=tuple(sorted(set(config.elements) | set(data.elements))))
     strategy, balancer = build_strategy(config), build_balancer(config)
-    scaler = fit_scaler(data.train, data.targets, config.normalization)
+    scaler = fit_scaler(data.train, data.targets, config.normalization, config.max_z)
     log.info("training %s/%s/%s on %d molecules (%s), validating on %d", config.encoder, config.strategy,
              config.weighting, len(data.train), data.split.name, len(data.val))
     dm = MolDataModule(data, batch_size=config.batch_size, graph=enc.needs_graph, geometry=enc.needs_geometry,
