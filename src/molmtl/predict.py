@@ -161,7 +161,8 @@ def predict(molecule: Molecule, model=None, *, qm9=None, lookup: bool = True) ->
     if qm9_model and model.needs_geometry and molecule.source == "smiles":
         warnings.append("the geometry comes from RDKit (ETKDG + MMFF), not from B3LYP like the training "
                         "geometries: expect errors above the model's test MAE")
-    dataset = MolDataset([molecule], model.targets, graph=model.needs_graph, geometry=model.needs_geometry)
+    dataset = MolDataset([molecule], model.targets, graph=model.needs_graph, geometry=model.needs_geometry,
+                         elements=model.config.elements)
     t0 = time.perf_counter()
     _, values = predict_dataset(model, dataset)  # TrainedModel.forward runs under no_grad
     elapsed = time.perf_counter() - t0

@@ -52,6 +52,10 @@ def test_graph_disk_cache(tmp_path, qm9_small):
     assert len(list(tmp_path.glob("graphs-*-v1.npz"))) == 1
     again = cached_graphs(smiles, folder=tmp_path)
     assert np.array_equal(first.x, again.x) and np.array_equal(first.edge_offsets, again.edge_offsets)
+    # another element vocabulary is another file, with wider one-hots; QM9's columns keep their places
+    wide = cached_graphs(smiles, folder=tmp_path, elements=(1, 6, 7, 8, 9, 16, 17))
+    assert len(list(tmp_path.glob("graphs-*-v1.npz"))) == 2 and wide.x.shape[1] == first.x.shape[1] + 2
+    assert np.array_equal(wide.x[:, :5], first.x[:, :5]) and np.array_equal(wide.x[:, 8:], first.x[:, 6:])
 
 
 def test_unreadable_smiles_falls_back_or_raises():

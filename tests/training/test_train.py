@@ -162,6 +162,17 @@ def test_csv_with_chlorine_and_bromine_grows_the_element_tables(tmp_path):
     assert np.isfinite(pred.values).all() and not any("QM9" in w for w in pred.warnings)
     with pytest.raises(UnsupportedMoleculeError, match="contains S, which the ML model"):
         predict(from_smiles("CCS"), model, lookup=False)
+    # the 2D encoders one-hot the same elements: Cl and Br get slots of their own, not "other"
+    gcn = train(cfg.replace(encoder="gcn", encoder_hp={"hidden": 16, "num_layers": 1}), tmp_path / "gcn",
+                progress=False).model
+    from molmtl.chem.features import atom_feature_dim, graph_from_smiles
+
+    width = atom_feature_dim((1, 6, 7, 8, 9, 17, 35))
+    assert width == atom_feature_dim() + 2 and gcn.config.elements == model.config.elements
+    assert gcn.strategy.encoder.lin_in.in_features == width
+    x = graph_from_smiles("ClCBr", gcn.config.elements).x  # Cl, C, Br: slots 5, 1, 6 of 8 (7 = other)
+    assert x.shape == (3, width) and x[:, :8].argmax(1).tolist() == [5, 1, 6]
+    assert np.isfinite(predict(from_smiles("BrCCCl"), load_model(tmp_path / "gcn"), lookup=False).values).all()
     (tmp_path / "na.csv").write_text("smiles,logS\n[Na+].[Cl-],1.0\n" + "CCO,2.0\n" * 12)
     with pytest.raises(UnsupportedMoleculeError, match="contains Na, which molmtl training .elements H, B, C"):
         train(cfg.replace(data=str(tmp_path / "na.csv"), tasks=("logS",)), tmp_path / "na", progress=False)

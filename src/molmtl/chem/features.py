@@ -12,7 +12,8 @@ import numpy as np
 
 from molmtl.chem.rdkit_util import mol_from_smiles
 
-#: One-hot vocabularies; the last slot of each is "other".
+#: One-hot vocabularies; the last slot of each is "other". ``ELEMENTS`` is QM9 models' element
+#: vocabulary; a model trained on other elements passes its own (``TrainConfig.elements``).
 ELEMENTS = (1, 6, 7, 8, 9)
 DEGREES = (0, 1, 2, 3, 4, 5)
 FORMAL_CHARGES = (-1, 0, 1)
@@ -20,7 +21,14 @@ NUM_HS = (0, 1, 2, 3, 4)
 HYBRIDIZATIONS = ("SP", "SP2", "SP3")
 BOND_TYPES = ("SINGLE", "DOUBLE", "TRIPLE", "AROMATIC")
 
-ATOM_FEATURE_DIM = (len(ELEMENTS) + 1) + (len(DEGREES) + 1) + (len(FORMAL_CHARGES) + 1) + (len(NUM_HS) + 1) + (len(HYBRIDIZATIONS) + 1) + 2
+
+
+def atom_feature_dim(elements: tuple[int, ...] = ELEMENTS) -> int:
+    """Width of :func:`atom_features` with the element vocabulary ``elements``."""
+    return (len(elements) + 1) + (len(DEGREES) + 1) + (len(FORMAL_CHARGES) + 1) + (len(NUM_HS) + 1) + (len(HYBRIDIZATIONS) + 1) + 2
+
+
+ATOM_FEATURE_DIM = atom_feature_dim(ELEMENTS)
 BOND_FEATURE_DIM = len(BOND_TYPES) + 2
 
 
@@ -30,10 +38,11 @@ def _one_hot(value, choices) -> list[float]:
     return out
 
 
-def atom_features(atom) -> list[float]:
-    """Element, degree, formal charge, attached H count, hybridization, aromatic, in ring."""
+def atom_features(atom, elements: tuple[int, ...] = ELEMENTS) -> list[float]:
+    """Element (one-hot over ``elements`` + other), degree, formal charge, attached H count,
+    hybridization, aromatic, in ring."""
     return (
-        _one_hot(atom.GetAtomicNum(), ELEMENTS)
+        _one_hot(atom.GetAtomicNum(), tuple(elements))
         + _one_hot(atom.GetTotalDegree(), DEGREES)
         + _one_hot(atom.GetFormalCharge(), FORMAL_CHARGES)
         + _one_hot(atom.GetTotalNumHs(), NUM_HS)
@@ -58,12 +67,13 @@ class Graph2D:
     z: np.ndarray
 
 
-def graph_from_rdkit(mol) -> Graph2D:
-    """Graph2D of an RDKit molecule (hydrogens suppressed: they become atom features)."""
+def graph_from_rdkit(mol, elements: tuple[int, ...] = ELEMENTS) -> Graph2D:
+    """Graph2D of an RDKit molecule (hydrogens suppressed: they become atom features), atoms
+    one-hot over the element vocabulary ``elements``."""
     from rdkit import Chem
 
     mol = Chem.RemoveHs(mol, sanitize=False) if any(a.GetAtomicNum() == 1 for a in mol.GetAtoms()) and mol.GetNumHeavyAtoms() else mol
-    x = np.array([atom_features(a) for a in mol.GetAtoms()], dtype=np.float32).reshape(-1, ATOM_FEATURE_DIM)
+    x = np.array([atom_features(a, elements) for a in mol.GetAtoms()], dtype=np.float32).reshape(-1, atom_feature_dim(elements))
     src, dst, attr = [], [], []
     for b in mol.GetBonds():
         i, j, f = b.GetBeginAtomIdx(), b.GetEndAtomIdx(), bond_features(b)
@@ -78,6 +88,6 @@ def graph_from_rdkit(mol) -> Graph2D:
     )
 
 
-def graph_from_smiles(smiles: str) -> Graph2D:
+def graph_from_smiles(smiles: str, elements: tuple[int, ...] = ELEMENTS) -> Graph2D:
     """Graph2D from SMILES (InputError for an invalid one)."""
-    return graph_from_rdkit(mol_from_smiles(smiles))
+    return graph_from_rdkit(mol_from_smiles(smiles), elements)

@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from molmtl.chem.features import ATOM_FEATURE_DIM, BOND_FEATURE_DIM, ELEMENTS, graph_from_smiles
+from molmtl.chem.features import BOND_FEATURE_DIM, ELEMENTS, atom_feature_dim, graph_from_smiles
 from molmtl.chem.molecule import Molecule
 from molmtl.data.cache import atomic_path, cache_dir
 from molmtl.errors import InputError
@@ -63,35 +63,37 @@ class PackedGraphs:
         return self.x[a:b], self.edge_index[:, c:d], self.edge_attr[c:d], self.z[a:b]
 
 
-def _fallback_graph(z: np.ndarray):
+def _fallback_graph(z: np.ndarray, elements: tuple[int, ...] = ELEMENTS):
     """Heavy atoms with their element one-hot and no bonds, for a SMILES RDKit cannot read."""
     heavy = z[z > 1] if (z > 1).any() else z
-    x = np.zeros((len(heavy), ATOM_FEATURE_DIM), dtype=np.float32)
+    x = np.zeros((len(heavy), atom_feature_dim(elements)), dtype=np.float32)
     for k, el in enumerate(heavy):
-        x[k, ELEMENTS.index(int(el)) if int(el) in ELEMENTS else len(ELEMENTS)] = 1.0
+        x[k, elements.index(int(el)) if int(el) in elements else len(elements)] = 1.0
     return x, np.zeros((2, 0), np.int64), np.zeros((0, BOND_FEATURE_DIM), np.float32), heavy.astype(np.int64)
 
 
-def build_graphs(smiles: Sequence[str], atomic_numbers: Sequence[np.ndarray] | None = None) -> PackedGraphs:
-    """Featurize every SMILES (a bond-less fallback, with a warning, where RDKit fails and
-    ``atomic_numbers`` are given; else InputError)."""
+def build_graphs(smiles: Sequence[str], atomic_numbers: Sequence[np.ndarray] | None = None,
+                 elements: tuple[int, ...] = ELEMENTS) -> PackedGraphs:
+    """Featurize every SMILES, atoms one-hot over the element vocabulary ``elements`` (a bond-less
+    fallback, with a warning, where RDKit fails and ``atomic_numbers`` are given; else InputError)."""
+    elements = tuple(elements)
     xs, eis, eas, zs, failed = [], [], [], [], 0
     for i, smi in enumerate(smiles):
         try:
-            g = graph_from_smiles(smi)
+            g = graph_from_smiles(smi, elements)
             x, ei, ea, gz = g.x, g.edge_index, g.edge_attr, g.z
         except InputError:
             if atomic_numbers is None:
                 raise
             failed += 1
-            x, ei, ea, gz = _fallback_graph(np.asarray(atomic_numbers[i]))
+            x, ei, ea, gz = _fallback_graph(np.asarray(atomic_numbers[i]), elements)
         xs.append(x), eis.append(ei), eas.append(ea), zs.append(gz)
     if failed:
         log.warning("%d of %d SMILES could not be read by RDKit; they get bond-less graphs", failed, len(smiles))
     n_nodes = np.array([len(x) for x in xs], dtype=np.int64)
     n_edges = np.array([e.shape[1] for e in eis], dtype=np.int64)
     return PackedGraphs(
-        x=np.concatenate(xs) if xs else np.zeros((0, ATOM_FEATURE_DIM), np.float32),
+        x=np.concatenate(xs) if xs else np.zeros((0, atom_feature_dim(elements)), np.float32),
         z=np.concatenate(zs) if zs else np.zeros(0, np.int64),
         edge_index=np.concatenate(eis, axis=1) if eis else np.zeros((2, 0), np.int64),
         edge_attr=np.concatenate(eas) if eas else np.zeros((0, BOND_FEATURE_DIM), np.float32),
@@ -100,16 +102,20 @@ def build_graphs(smiles: Sequence[str], atomic_numbers: Sequence[np.ndarray] | N
     )
 
 
-def cached_graphs(smiles: Sequence[str], atomic_numbers=None, folder: str | Path | None = None) -> PackedGraphs:
+def cached_graphs(smiles: Sequence[str], atomic_numbers=None, folder: str | Path | None = None,
+                  elements: tuple[int, ...] = ELEMENTS) -> PackedGraphs:
     """:func:`build_graphs`, stored as ``graphs-<hash>-v1.npz`` in ``folder`` (default: molmtl's
-    cache directory) and read back from there next time."""
-    digest = hashlib.sha1("\n".join(smiles).encode("utf-8")).hexdigest()[:16]
+    cache directory) and read back from there next time. An element vocabulary other than QM9's
+    enters the hash."""
+    elements = tuple(elements)
+    key = "\n".join(smiles) + ("" if elements == ELEMENTS else "\nelements " + " ".join(map(str, elements)))
+    digest = hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
     path = cache_dir(folder) / f"graphs-{digest}-{GRAPH_CACHE_VERSION}.npz"
     if path.is_file():
         with np.load(path) as f:
             return PackedGraphs(**{k: f[k] for k in f.files})
     log.info("featurizing %d SMILES into 2D graphs (once; cached at %s)", len(smiles), path)
-    graphs = build_graphs(smiles, atomic_numbers)
+    graphs = build_graphs(smiles, atomic_numbers, elements)
     with atomic_path(path) as tmp:
         np.savez(tmp, **graphs.__dict__)
     return graphs
@@ -140,14 +146,17 @@ class MolDataset(Dataset):
         geometry: carry positions (for painn); molecules without positions raise. (default: True)
         graph_cache: folder for the on-disk graph cache; ``True`` = molmtl's cache directory,
             None = memory only. (default: None)
+        elements: the 2D graphs' element vocabulary (the model's ``TrainConfig.elements``).
+            (default: QM9's five)
 
     Items are dicts of numpy arrays: ``z`` (n,), ``pos`` (n, 3) or None, ``y`` (T,) or None,
     ``graph`` (x, edge_index, edge_attr, z) or None.
     """
 
     def __init__(self, source, targets=None, labels=None, *, graph: bool = False, geometry: bool = True,
-                 graph_cache: str | Path | bool | None = None):
+                 graph_cache: str | Path | bool | None = None, elements: Sequence[int] = ELEMENTS):
         self.targets = _resolve_targets(targets)
+        self.elements = tuple(elements)
         self.graph, self.geometry = graph, geometry
         if hasattr(source, "offsets") and hasattr(source, "targets"):  # a QM9 object
             self.z, self.pos, self.offsets = source.z.astype(np.int64), source.pos, np.asarray(source.offsets)
@@ -176,9 +185,9 @@ class MolDataset(Dataset):
         if graph:
             per_mol_z = [self.z[a:b] for a, b in zip(self.offsets[:-1], self.offsets[1:])]
             if graph_cache is None or graph_cache is False:
-                self.graphs = build_graphs(smiles, per_mol_z)
+                self.graphs = build_graphs(smiles, per_mol_z, self.elements)
             else:
-                self.graphs = cached_graphs(smiles, per_mol_z, None if graph_cache is True else graph_cache)
+                self.graphs = cached_graphs(smiles, per_mol_z, None if graph_cache is True else graph_cache, self.elements)
 
     def __len__(self) -> int:
         return len(self.offsets) - 1

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from molmtl.chem.elements import symbol
+from molmtl.chem.features import atom_feature_dim
 from molmtl.errors import InputError
 from molmtl.targets import TARGET_KEYS
 from molmtl.units import ML_ELEMENTS
@@ -187,7 +188,10 @@ def build_strategy(config: TrainConfig):
 
     enc = encoder_class(config)  # fail early, with one sentence, on an unknown name
     # element tables (PaiNN's embedding, heads' offsets) as large as the heaviest element needs
-    enc_z = {"max_z": config.max_z} if "max_z" in inspect.signature(enc.__init__).parameters else {}
+    accepted = inspect.signature(enc.__init__).parameters
+    enc_z = {"max_z": config.max_z} if "max_z" in accepted else {}
+    if "in_dim" in accepted:  # 2D encoders: atom features one-hot over the model's elements
+        enc_z["in_dim"] = atom_feature_dim(config.elements)
     # partials, not lambdas: strategies may keep their factories, and DDP spawn pickles them
     return make_strategy(
         config.strategy,

@@ -93,9 +93,10 @@ def _qm9_data(config, *, graph: bool, geometry: bool) -> TrainingData:
 
     def part(name):
         cache = True if len(parts[name]) >= GRAPH_CACHE_MIN else None
-        return MolDataset(parts[name], targets, graph=graph, geometry=geometry, graph_cache=cache)
+        return MolDataset(parts[name], targets, graph=graph, geometry=geometry, graph_cache=cache,
+                          elements=config.elements)
 
-    return TrainingData(targets, split, part("train"), part("val"), part("test"), "qm9", parts)
+    return TrainingData(targets, split, part("train"), part("val"), part("test"), "qm9", parts, config.elements)
 
 
 def _csv_data(config, *, graph: bool, geometry: bool) -> TrainingData:
@@ -126,18 +127,18 @@ def _csv_data(config, *, graph: bool, geometry: bool) -> TrainingData:
         raise InputError(f"{config.data} has too few molecules ({n}) for training and validation parts")
     log.info("reading %d molecules from %s%s", n, config.data, " (embedding 3D geometries)" if geometry else "")
 
-    elements = set(QM9_ELEMENTS)
-
-    def part(rows):
-        mols = [from_smiles(table.smiles[r], embed=geometry, name=table.names[r]) for r in rows]
-        for mol in mols:  # the elements the models can embed (TrainConfig.elements grows to those present)
+    elements = set(config.elements)  # grows to the elements present (TrainConfig.elements follows)
+    mols = {}
+    for name in ("train", "val", "test"):
+        mols[name] = [from_smiles(table.smiles[r], embed=geometry, name=table.names[r]) for r in getattr(split, name)]
+        for mol in mols[name]:
             require_supported(mol, elements=ML_ELEMENTS, allow_charged=True, allow_open_shell=True,
                               method=f"molmtl training (elements {', '.join(symbol(z) for z in sorted(ML_ELEMENTS))})")
             elements.update(int(z) for z in mol.atomic_numbers)
-        return MolDataset(mols, targets, labels[rows], graph=graph, geometry=geometry)
-
-    parts = part(split.train), part(split.val), part(split.test)
-    return TrainingData(targets, split, *parts, str(config.data), elements=tuple(sorted(elements)))
+    elements = tuple(sorted(elements))
+    parts = [MolDataset(mols[name], targets, labels[getattr(split, name)], graph=graph, geometry=geometry,
+                        elements=elements) for name in ("train", "val", "test")]
+    return TrainingData(targets, split, *parts, str(config.data), elements=elements)
 
 
 def fit_scaler(dataset: MolDataset, targets, kind: str = "element", max_z: int = 10):
