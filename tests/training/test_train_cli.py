@@ -200,3 +200,17 @@ def test_protocol_encoder_name_is_case_insensitive():
                 precision=None, compile=False, early_stopping=None)
     cfg = build_config(protocol="libmtl", encoder="MPNN", **none)
     assert cfg.encoder == "mpnn" and cfg.head_hp == {"set2set": True} and cfg.encoder_hp["aggr"] == "mean"
+
+
+def test_an_output_folder_that_cannot_be_made_is_one_line(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert main(["-q", "train", "--out", str(blocker / "run"), "--epochs", "1", *TINY]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and len(err.splitlines()) == 1 and str(blocker) in err, err
+    run = tmp_path / "run"
+    assert main(["-q", "train", "--out", str(run), "--epochs", "1", *TINY]) == 0
+    capsys.readouterr()
+    assert main(["-q", "evaluate", str(run), "--out", str(blocker / "ev")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and len(err.splitlines()) == 1, err

@@ -73,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     except MolmtlError as exc:
         typer.echo(f"error: {exc}", err=True)
         code = 2
+    except OSError as exc:  # an output folder that cannot be made, a full disk, no permission
+        where = f": {exc.filename}" if exc.filename else ""
+        typer.echo(f"error: {exc.strerror or exc}{where}", err=True)
+        code = 2
     if argv is None:
         sys.exit(code)
     return code
