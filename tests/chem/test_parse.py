@@ -93,6 +93,9 @@ def test_qm9_ids(qm9):
     assert [parse_qm9_id(s) for s in ("1", "qm9:1", "gdb_1", "dsgdb9nsd_000001", "CCO")] == [1, 1, 1, 1, None]
     m = read_molecule("qm9:14", dataset=qm9)
     assert m.formula == "C2H6O" and m.qm9_index == 14 and m.source == "qm9"
+    for bad in ("qm9:abc", "QM9:", "qm9:-3"):
+        with pytest.raises(InputError, match="is not a QM9 id"):
+            read_molecule(bad, dataset=qm9)
 
 
 def test_outside_qm9_domain_warns():

@@ -195,4 +195,6 @@ def _read_molecule(spec: str, *, embed: bool = True, dataset=None) -> Molecule:
 
             dataset = load_qm9()
         return dataset.molecule(dataset.position_of_index(qm9_index))
+    if text.lower().startswith("qm9:"):  # no SMILES starts so: say what a QM9 id looks like
+        raise InputError(f"{text!r} is not a QM9 id; write qm9: and a number, e.g. qm9:14")
     return from_smiles(text, embed=embed)
