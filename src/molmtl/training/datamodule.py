@@ -103,6 +103,7 @@ def _csv_data(config, *, graph: bool, geometry: bool) -> TrainingData:
     from molmtl.chem.parse import from_smiles
     from molmtl.chem.validate import require_supported
     from molmtl.data.csv import read_csv
+    from molmtl.data.geometries import embedded_molecules
 
     table = read_csv(config.data)
     by_key = {t.key: j for j, t in enumerate(table.targets)}
@@ -125,16 +126,21 @@ def _csv_data(config, *, graph: bool, geometry: bool) -> TrainingData:
     split = cut_split(split, config.max_molecules)
     if len(split.train) == 0 or len(split.val) == 0:
         raise InputError(f"{config.data} has too few molecules ({n}) for training and validation parts")
-    log.info("reading %d molecules from %s%s", n, config.data, " (embedding 3D geometries)" if geometry else "")
+    log.info("reading %d molecules from %s", n, config.data)
 
     elements = set(config.elements)  # grows to the elements present (TrainConfig.elements follows)
     mols = {}
     for name in ("train", "val", "test"):
-        mols[name] = [from_smiles(table.smiles[r], embed=geometry, name=table.names[r]) for r in getattr(split, name)]
-        for mol in mols[name]:
+        rows = getattr(split, name)
+        mols[name] = [from_smiles(table.smiles[r], embed=False, name=table.names[r]) for r in rows]
+        for mol in mols[name]:  # checked before any 3D embedding
             require_supported(mol, elements=ML_ELEMENTS, allow_charged=True, allow_open_shell=True,
                               method=f"molmtl training (elements {', '.join(symbol(z) for z in sorted(ML_ELEMENTS))})")
             elements.update(int(z) for z in mol.atomic_numbers)
+    if geometry:  # embedded once, then read from molmtl's geometry store
+        rows = [r for name in mols for r in getattr(split, name)]
+        embedded = iter(embedded_molecules([table.smiles[r] for r in rows], [table.names[r] for r in rows]))
+        mols = {name: [next(embedded) for _ in part] for name, part in mols.items()}
     elements = tuple(sorted(elements))
     parts = [MolDataset(mols[name], targets, labels[getattr(split, name)], graph=graph, geometry=geometry,
                         elements=elements) for name in ("train", "val", "test")]
