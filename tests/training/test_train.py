@@ -187,6 +187,29 @@ def test_config_elements_are_checked():
         tiny_config(elements=(1, 6, 26))
 
 
+def test_mrn_run_reports_its_task_covariance(tmp_path):
+    """The issue's "report the learned task covariance as a T x T matrix": written beside the model
+    file and by ``evaluate``, equal to the strategy's own, symmetric, trace T."""
+    from molmtl.training.evaluate import evaluate_model
+
+    cfg = tiny_config(strategy="mrn", strategy_hp={"lam": 1e-2, "update_every": 1}, epochs=2, max_molecules=32,
+                      batch_size=8)
+    result = train(cfg, tmp_path / "run", progress=False)
+    cov = result.model.strategy.task_covariance(0)
+    assert not np.allclose(cov, np.eye(len(TASKS)))  # updated from the identity it starts at
+    lines = (tmp_path / "run" / "task_covariance_0.csv").read_text().splitlines()
+    assert lines[0] == "task," + ",".join(TASKS) and [r.split(",")[0] for r in lines[1:]] == list(TASKS)
+    written = np.array([[float(v) for v in r.split(",")[1:]] for r in lines[1:]])
+    np.testing.assert_allclose(written, cov, rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(written, written.T, atol=1e-5)
+    assert np.trace(written) == pytest.approx(len(TASKS), rel=1e-4)
+    assert (tmp_path / "run" / "task_correlation.png").stat().st_size > 1000
+    evaluate_model(load_model(tmp_path / "run"), "test", tmp_path / "ev")
+    assert (tmp_path / "ev" / "task_covariance_0.csv").read_text() == "\n".join(lines) + "\n"
+    hard = train(tiny_config(max_molecules=16), tmp_path / "hard", progress=False)
+    assert hard.model_path.is_file() and not (tmp_path / "hard" / "task_covariance.md").exists()
+
+
 def test_zscore_normalization_is_mean_std(tmp_path):
     from molmtl.training.datamodule import fit_scaler
 

@@ -137,6 +137,11 @@ class MultilinearRelationship(HardSharing):
         super()._load_from_state_dict(*args, **kwargs)
         self._host_steps = None  # ``steps`` came from the checkpoint
 
+    @property
+    def n_prior_layers(self) -> int:
+        """Head layer positions under the tensor-normal prior (each has its own task covariance)."""
+        return len(self._layers)
+
     def task_covariance(self, layer: int = 0) -> np.ndarray:
         r"""``(T, T)`` task covariance :math:`\Sigma_3` of prior layer ``layer`` (trace T)."""
         return getattr(self, f"cov3_{layer}").detach().cpu().numpy().copy()

@@ -190,6 +190,50 @@ def write_evaluation(out_dir: str | Path, targets: Sequence[Target], y_true: np.
 
 
 
+def write_task_covariance(strategy, out_dir: str | Path) -> list[Path]:
+    """An MRN model's learned task covariances (one per prior head layer, trace = number of tasks):
+    ``task_covariance_<layer>.csv`` (T x T, labelled by task), ``task_covariance.md`` and a heatmap
+    of the task correlations, ``task_correlation.png``. Nothing for other strategies."""
+    if not hasattr(strategy, "task_covariance"):
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out_dir)
+    keys = list(strategy.tasks)
+    layers = range(strategy.n_prior_layers)
+    paths, md = [], ["Learned task covariance (MRN, Long et al. 2017), per head layer under the prior; "
+                     "dimensionless [-], trace = number of tasks\n"]
+    for n in layers:
+        cov = strategy.task_covariance(n)
+        path = out / f"task_covariance_{n}.csv"
+        with atomic_path(path) as tmp:
+            tmp.write_text("task," + ",".join(keys) + "\n" + "".join(
+                f"{k}," + ",".join(f"{v:.6g}" for v in row) + "\n" for k, row in zip(keys, cov)))
+        paths.append(path)
+        md += [f"\nHead layer {n}:\n", "| [-] | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
+        md += [f"| {k} | " + " | ".join(f"{v:.3g}" for v in row) + " |" for k, row in zip(keys, cov)]
+    with atomic_path(out / "task_covariance.md") as tmp:
+        tmp.write_text("\n".join(md) + "\n")
+    paths.append(out / "task_covariance.md")
+    fig, axes = plt.subplots(1, len(layers), figsize=(0.35 * len(keys) * len(layers) + 2, 0.35 * len(keys) + 1.5),
+                             squeeze=False)
+    for n, ax in zip(layers, axes[0]):
+        im = ax.imshow(strategy.task_correlation(n), vmin=-1, vmax=1, cmap="RdBu_r")
+        ax.set_xticks(range(len(keys)), keys, rotation=90, fontsize=7)
+        ax.set_yticks(range(len(keys)), keys, fontsize=7)
+        ax.set_title(f"head layer {n}", fontsize=8)
+    fig.suptitle("MRN task correlation", fontsize=9)
+    fig.colorbar(im, ax=list(axes[0]), shrink=0.8, label="correlation [-]")
+    with atomic_path(out / "task_correlation.png") as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    paths.append(out / "task_correlation.png")
+    return paths
+
+
 def evaluate_model(model, part: str = "test", out_dir: str | Path | None = None, *,
                    stl: Mapping[str, float] | None = None, batch_size: int = 256) -> dict:
     """Evaluate a :class:`TrainedModel` on a part of the split it was trained with.
@@ -221,8 +265,10 @@ def evaluate_model(model, part: str = "test", out_dir: str | Path | None = None,
         if stl is not None:
             result["delta_m_percent"], result["delta_m_per_task_percent"] = delta_m({r["key"]: r["mae"] for r in rows}, stl)
         return result
-    return write_evaluation(out_dir, model.targets, y, p, stl=stl, meta=meta)
+    result = write_evaluation(out_dir, model.targets, y, p, stl=stl, meta=meta)
+    write_task_covariance(model.strategy, out_dir)  # MRN models: their learned task relations
+    return result
 
 
 __all__ = ["predict_dataset", "target_metrics", "delta_m", "read_stl_maes", "markdown_table", "parity_plot", "evaluate_model",
-           "write_evaluation"]
+           "write_evaluation", "write_task_covariance"]

@@ -23,7 +23,7 @@ from molmtl.errors import InputError
 from molmtl.training.callbacks import EpochLog, TimeBudget
 from molmtl.training.config import TrainConfig, build_balancer, build_strategy, encoder_class
 from molmtl.training.datamodule import MolDataModule, fit_scaler, load_training_data
-from molmtl.training.evaluate import predict_dataset, target_metrics
+from molmtl.training.evaluate import predict_dataset, target_metrics, write_task_covariance
 from molmtl.training.modelfile import TrainedModel, save_model
 from molmtl.training.module import MTLModule, release_compiled
 
@@ -231,6 +231,7 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, pro
     metrics["val_loss_per_task"] = dict(zip(config.tasks, _validation_loss(model, data.val, config.loss)))
     metrics["val_loss"] = float(sum(metrics["val_loss_per_task"].values()) / len(config.tasks))
     save_model(path, strategy=model.strategy, scaler=model.scaler, config=config, split=data.split, metrics=metrics)
+    write_task_covariance(model.strategy, out)  # MRN: the learned task covariance beside the model file
     model.info = {"split": {"id": data.split.id, "name": data.split.name}, "metrics": metrics}
     return TrainResult(out, path, metrics, model)
 
