@@ -218,15 +218,16 @@ def write_task_covariance(strategy, out_dir: str | Path) -> list[Path]:
     with atomic_path(out / "task_covariance.md") as tmp:
         tmp.write_text("\n".join(md) + "\n")
     paths.append(out / "task_covariance.md")
-    fig, axes = plt.subplots(1, len(layers), figsize=(0.35 * len(keys) * len(layers) + 2, 0.35 * len(keys) + 1.5),
-                             squeeze=False)
+    side = 0.28 * len(keys) + 1.2
+    fig, axes = plt.subplots(1, len(layers), figsize=(side * len(layers) + 1.2, side + 0.4), squeeze=False,
+                             layout="constrained")
     for n, ax in zip(layers, axes[0]):
         im = ax.imshow(strategy.task_correlation(n), vmin=-1, vmax=1, cmap="RdBu_r")
         ax.set_xticks(range(len(keys)), keys, rotation=90, fontsize=7)
         ax.set_yticks(range(len(keys)), keys, fontsize=7)
         ax.set_title(f"head layer {n}", fontsize=8)
     fig.suptitle("MRN task correlation", fontsize=9)
-    fig.colorbar(im, ax=list(axes[0]), shrink=0.8, label="correlation [-]")
+    fig.colorbar(im, ax=list(axes[0]), shrink=0.7, label="correlation [-]")
     with atomic_path(out / "task_correlation.png") as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
