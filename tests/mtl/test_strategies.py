@@ -252,3 +252,16 @@ def test_mrn_updates_every_k_steps_across_a_state_dict_reload(batch, monkeypatch
     for _ in range(3):
         fresh.on_after_step()
     assert calls == [3, 6] and int(fresh.steps) == 7
+
+
+def test_mrn_shared_init_starts_every_task_from_the_same_head_weights(batch):
+    torch.manual_seed(0)
+    shared = build("mrn", shared_init=True, update_every=1)
+    for n in range(shared.n_prior_layers):
+        W = shared.stacked_weights(n)
+        assert all(torch.equal(W[..., 0], W[..., t]) for t in range(1, W.shape[-1]))
+    shared.update_covariances()  # identical task weights: every task correlation 1, less the eigenvalue floor's lift
+    assert shared.task_correlation(0).min() > 0.99
+    torch.manual_seed(0)
+    independent = build("mrn")
+    assert not torch.equal(independent.stacked_weights(0)[..., 0], independent.stacked_weights(0)[..., 1])
