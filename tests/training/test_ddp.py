@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import torch
 
 from molmtl.data.batching import MolDataset, PaddedDataset, collate
@@ -81,3 +82,34 @@ def test_two_process_ddp_run_monitors_the_whole_validation_set(tmp_path):
                  if k.startswith("ModelCheckpoint") and "'val_loss'" in k]
     saved = torch.load(out / "model.pt", map_location="cpu", weights_only=False)["metrics"]
     assert len(monitored) == 1 and abs(monitored[0] - saved["val_loss"]) < 1e-5 * saved["val_loss"]
+
+
+def test_two_processes_take_the_step_one_process_takes_on_the_whole_batch(tmp_path):
+    """16 training molecules: one step of batch 16 in one process, or one step of 8 in each of two
+    DDP processes. The equal-weight losses are batch means, so the averaged gradient, and with it
+    the trained weights, must be the same (float rounding aside). Without the all-reduce this fails;
+    Adam's first step does not see a gradient's scale, so a sum instead of a mean would pass."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    common = ["--accelerator", "cpu", "--max-molecules", "16", "--epochs", "1", "--hidden", "16", "--layers", "1",
+              "--tasks", "U0,homo,mu", "--lr", "5e-3", "--no-progress"]
+    bodies = []
+    for devices, batch in (("1", "16"), ("2", "8")):
+        out = tmp_path / f"d{devices}"
+        cmd = [sys.executable, "-m", "molmtl", "-q", "train", "--out", str(out), "--devices", devices,
+               "--batch-size", batch, *common]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        bodies.append(torch.load(out / "model.pt", map_location="cpu", weights_only=False))
+        assert bodies[-1]["metrics"]["global_step"] == 1
+    one, two = (b["strategy_state"] for b in bodies)
+    encoder = [k for k in one if k.startswith("encoder.") and one[k].is_floating_point()]
+    assert len(encoder) > 10
+    for key in encoder:  # the shared encoder got the same averaged gradient
+        torch.testing.assert_close(two[key], one[key], rtol=1e-4, atol=1e-6, msg=key)
+    # and the models predict the same: per-task validation loss and test MAE. (Not every head weight
+    # need agree: the dipole head's last bias cancels in its neutral charges, so its gradient is
+    # rounding noise, which Adam scales up to a full step; the predictions do not see it.)
+    for key, loss in bodies[0]["metrics"]["val_loss_per_task"].items():
+        assert bodies[1]["metrics"]["val_loss_per_task"][key] == pytest.approx(loss, rel=1e-4), key
+    for a, b in zip(*(body["metrics"]["test"] for body in bodies)):
+        assert a["key"] == b["key"] and b["mae"] == pytest.approx(a["mae"], rel=1e-4), a["key"]
