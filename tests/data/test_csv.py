@@ -30,6 +30,17 @@ def test_id_column_and_explicit_columns(tmp_path):
     assert data.names == ["a", "b"] and [t.key for t in data.targets] == ["mu"]
 
 
+def test_tasks_leave_other_columns_unread(tmp_path):
+    path = write(tmp_path, "Drug,logS,source,homo [meV]\nCCO,1.5,lab A,-7126.66\nCC,2,lab B,\n")
+    with pytest.raises(InputError, match="'lab A' is not a number .a column that holds no target: leave it out with --tasks"):
+        read_csv(path, smiles_column="Drug")
+    data = read_csv(path, smiles_column="Drug", tasks=["homo", "logS"])
+    assert [t.key for t in data.targets] == ["logS", "homo"] and data.y.shape == (2, 2)
+    assert data.y[0, 1] == pytest.approx(-7.12666) and np.isnan(data.y[1, 1])
+    header = read_csv(path, smiles_column="Drug", labels=False, validate=False)  # the targets alone
+    assert [t.key for t in header.targets] == ["logS", "source", "homo"] and header.y.shape == (2, 0)
+
+
 @pytest.mark.parametrize(
     "text, match",
     [

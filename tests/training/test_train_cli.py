@@ -73,6 +73,28 @@ def test_csv_with_an_element_outside_the_models_exits_2(tmp_path, capsys):
     assert err.startswith("error:") and len(err.splitlines()) == 1 and "contains Ge" in err, err
 
 
+def test_csv_with_its_own_smiles_column_text_columns_and_task_names(tmp_path, capsys):
+    """A TDC-style file: SMILES under 'Drug', a text column, a user's target picked by --tasks."""
+    lines = ["Drug,logS [log mol/L],source"] + [f"{s},{0.1 * i:.2f},lab {i % 3}" for i, s in
+                                                enumerate(["CCO", "CCCl", "CCN", "CO", "CC(=O)O", "OCCO"] * 6)]
+    (tmp_path / "tdc.csv").write_text("\n".join(lines) + "\n")
+    run = tmp_path / "run"
+    args = ["--data", str(tmp_path / "tdc.csv"), "--encoder", "gcn", "--hidden", "8", "--layers", "1", "--epochs", "1",
+            "--accelerator", "cpu", "--no-progress"]
+    assert main(["-q", "train", "--out", str(run), *args, "--tasks", "logS", "--smiles-column", "Drug"]) == 0
+    assert "test MAE     logS" in capsys.readouterr().out
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["tasks"] == ["logS"] and cfg["smiles_column"] == "Drug" and cfg["elements"] == [1, 6, 7, 8, 9, 17]
+    assert main(["-q", "evaluate", str(run), "--out", str(tmp_path / "ev")]) == 0  # the config finds the column again
+    for extra, words in ((["--tasks", "logS"], "no SMILES column"), (["--smiles-column", "Drug"], "leave it out with --tasks"),
+                         (["--smiles-column", "Drug", "--tasks", "U0"], "has no target column 'U0'")):
+        assert main(["-q", "train", "--out", str(tmp_path / "bad"), *args, *extra]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error:") and len(err.splitlines()) == 1 and words in err, err
+    assert main(["-q", "train", "--out", str(tmp_path / "q"), "--smiles-column", "Drug"]) == 2
+    assert "QM9 runs have none" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("flag", [["--early-stopping", "5"], ["--protocol", "libmtl"], ["--compile"], ["--device-data"],
                                   ["--trim-to", "8"], ["--message", "elementwise"]])
 def test_resume_refuses_options_it_would_ignore(tmp_path, capsys, flag):

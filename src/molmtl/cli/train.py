@@ -37,7 +37,7 @@ class _RegistryHelp(typer.core.TyperCommand):
         return super().format_help(ctx, formatter)
 
 
-def _parse_tasks(spec: str | None, data: Path | str | None = None):
+def _parse_tasks(spec: str | None, data: Path | str | None = None, smiles_column: str | None = None):
     """Target keys from ``--tasks``: QM9's keys, or with ``--data`` the CSV's own target columns."""
     from molmtl.targets import get_target, parse_targets
 
@@ -50,7 +50,7 @@ def _parse_tasks(spec: str | None, data: Path | str | None = None):
             raise InputError(str(exc.args[0] if exc.args else exc)) from None
     from molmtl.data.csv import read_csv
 
-    columns = [t.key for t in read_csv(data, validate=False).targets]
+    columns = [t.key for t in read_csv(data, validate=False, labels=False, smiles_column=smiles_column).targets]
     if spec.strip().lower() == "all":
         return tuple(columns)
     keys = []
@@ -109,7 +109,7 @@ def _encoder_hp(encoder: str, hidden: int | None, layers: int | None, cutoff: fl
 
 def build_config(*, protocol: str, encoder, strategy, tasks, weighting, epochs, data, split, max_molecules,
                  groups, lam, group_lasso, hidden, layers, cutoff, batch_size, lr, weight_decay, schedule, loss,
-                 seed, accelerator, devices, precision, compile, early_stopping, message=None):
+                 seed, accelerator, devices, precision, compile, early_stopping, message=None, smiles_column=None):
     """TrainConfig from CLI values (None = the protocol's value)."""
     from molmtl.training.protocols import PROTOCOLS, protocol_config
 
@@ -118,6 +118,8 @@ def build_config(*, protocol: str, encoder, strategy, tasks, weighting, epochs, 
         raise InputError(f"unknown protocol {protocol!r}; choose one of: {', '.join(PROTOCOLS)}")
     if data is not None and not Path(data).is_file():
         raise InputError(f"CSV file not found: {data}")
+    if smiles_column is not None and data is None:
+        raise InputError("--smiles-column names a column of a --data CSV; QM9 runs have none")
     over: dict = {}
     encoder = encoder.strip().lower() if encoder is not None else None  # "MPNN" is the protocol's "mpnn"
     enc = encoder or base.get("encoder", "painn")
@@ -140,19 +142,20 @@ def build_config(*, protocol: str, encoder, strategy, tasks, weighting, epochs, 
         strategy_hp["groups"] = load_grouping(groups)  # stored in the model file, not the path
     if strategy_hp:
         over["strategy_hp"] = strategy_hp
-    task_keys = _parse_tasks(tasks, data)
+    task_keys = _parse_tasks(tasks, data, smiles_column)
     if task_keys is None and groups is not None:
         task_keys = tuple(k for g in strategy_hp["groups"] for k in g)
     if task_keys is None and data is not None and tasks is None:
         from molmtl.data.csv import read_csv
 
-        task_keys = tuple(t.key for t in read_csv(data, validate=False).targets)
+        task_keys = tuple(t.key for t in read_csv(data, validate=False, labels=False, smiles_column=smiles_column).targets)
     if split is not None and split.endswith(".json") and not Path(split).is_file():
         raise InputError(f"split file not found: {split}")
     values = dict(tasks=task_keys, strategy=strategy, weighting=weighting, epochs=epochs, data=data, split=split,
                   max_molecules=max_molecules, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                   schedule=schedule, loss=loss, seed=seed, accelerator=accelerator, devices=devices,
-                  precision=precision, compile=compile or None, early_stopping=early_stopping)
+                  precision=precision, compile=compile or None, early_stopping=early_stopping,
+                  smiles_column=smiles_column)
     over.update({k: v for k, v in values.items() if v is not None})
     if "devices" in over and str(over["devices"]).isdigit():
         over["devices"] = int(over["devices"])
@@ -188,6 +191,7 @@ def register(app: typer.Typer) -> None:
         tasks: str = typer.Option(None, help="all, libmtl, or keys such as U0,homo,gap (default: protocol's; a CSV's columns)."),
         epochs: int = typer.Option(None, help="Training epochs (default: 100; libmtl 300)."),
         data: Path = typer.Option(None, help="A CSV of SMILES + target columns instead of QM9 (NaN = missing)."),
+        smiles_column: str = typer.Option(None, help="The CSV's SMILES column (default: smiles, SMILES, Smiles, canonical_smiles or mol, whichever is there)."),
         split: str = typer.Option(None, help="random, random:SEED, scaffold, or a split .json (default: random)."),
         max_molecules: int = typer.Option(None, help="Quick runs: first N training molecules (and N/5, at least 16, of validation and test)."),
         groups: Path = typer.Option(None, help="Task grouping file for --strategy clustered."),
@@ -222,7 +226,7 @@ def register(app: typer.Typer) -> None:
         if epochs is not None and epochs <= 0:
             raise InputError(f"epochs must be a positive integer, got {epochs}")
         if resume:
-            given = [n for n, v in dict(encoder=encoder, strategy=strategy, weighting=weighting, tasks=tasks, data=data,
+            given = [n for n, v in dict(encoder=encoder, strategy=strategy, weighting=weighting, tasks=tasks, data=data, smiles_column=smiles_column,
                                         split=split, max_molecules=max_molecules, groups=groups, lam=lam,
                                         group_lasso=group_lasso, hidden=hidden, layers=layers, cutoff=cutoff,
                                         message=message, batch_size=batch_size, lr=lr, weight_decay=weight_decay, schedule=schedule,
@@ -247,7 +251,7 @@ def register(app: typer.Typer) -> None:
                                   hidden=hidden, layers=layers, cutoff=cutoff, batch_size=batch_size, lr=lr,
                                   weight_decay=weight_decay, schedule=schedule, loss=loss, seed=seed,
                                   accelerator=accelerator, devices=devices, precision=precision, compile=compile,
-                                  early_stopping=early_stopping, message=message)
+                                  early_stopping=early_stopping, message=message, smiles_column=smiles_column)
             if device_data or trim_to is not None or sort_window is not None:
                 if sort_window is None and trim_to:
                     sort_window = 16 * config.batch_size
@@ -305,6 +309,7 @@ def register(app: typer.Typer) -> None:
         tasks: str = typer.Option(None, help="all, libmtl, or keys such as U0,homo."),
         epochs: int = typer.Option(None, help="Epochs per run."),
         data: Path = typer.Option(None, help="A CSV instead of QM9."),
+        smiles_column: str = typer.Option(None, help="The CSV's SMILES column (default: smiles, SMILES, ...)."),
         split: str = typer.Option(None, help="random, random:SEED, scaffold or a split .json."),
         max_molecules: int = typer.Option(None, help="First N training molecules."),
         hidden: int = typer.Option(None, help="Encoder feature width."),
@@ -330,7 +335,7 @@ def register(app: typer.Typer) -> None:
                               max_molecules=max_molecules, groups=None, lam=None, group_lasso=None, hidden=hidden,
                               layers=layers, cutoff=None, batch_size=batch_size, lr=lr, weight_decay=None,
                               schedule=None, loss=None, seed=seed, accelerator=accelerator, devices=None,
-                              precision=None, compile=False, early_stopping=None)
+                              precision=None, compile=False, early_stopping=None, smiles_column=smiles_column)
         _check_names(config)
         rows = sweep_lambda(config, out, values, progress=progress, overwrite=overwrite)
         if not rows:  # a DDP run's other processes: the main one reports

@@ -8,6 +8,7 @@ out of losses and metrics.
 from __future__ import annotations
 
 import csv as _csv
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,8 @@ def read_csv(
     smiles_column: str | None = None,
     target_columns: list[str] | None = None,
     validate: bool = True,
+    tasks: Sequence[str] | None = None,
+    labels: bool = True,
 ) -> CsvData:
     """Read and check a CSV of molecules.
 
@@ -50,6 +53,9 @@ def read_csv(
         smiles_column: the SMILES column (default: the first of ``SMILES_HEADERS`` present).
         target_columns: label columns (default: every other column but ``id``/``name``).
         validate: parse every SMILES with RDKit and report the first bad rows.
+        tasks: keep only the label columns of these target keys (other columns, text ones
+            included, are left unread).
+        labels: read the label cells (False: the targets from the header only; ``y`` is empty).
     """
     import pandas as pd
 
@@ -89,14 +95,18 @@ def read_csv(
     keys = [t.key for t in targets]
     if len(set(keys)) != len(keys):
         raise InputError(f"{path}: two columns name the same target ({', '.join(keys)})")
-    y = np.full((len(df), len(label_cols)), np.nan)
-    for j, (c, s) in enumerate(zip(label_cols, scales)):
+    if tasks is not None:
+        keep = [j for j, k in enumerate(keys) if k in set(tasks)]
+        label_cols, targets, scales = [label_cols[j] for j in keep], [targets[j] for j in keep], [scales[j] for j in keep]
+    y = np.full((len(df), len(label_cols) if labels else 0), np.nan)
+    for j, (c, s) in enumerate(zip(label_cols, scales) if labels else ()):
         cells = df[c].str.strip()
         values = pd.to_numeric(cells.where(cells != "", None), errors="coerce")
         bad = values.isna() & (cells != "") & (~cells.str.lower().isin(["nan", "na", "none"]))
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise InputError(f"{path}, line {line_numbers[row]}, column {c!r}: {cells.iloc[row]!r} is not a number")
+            raise InputError(f"{path}, line {line_numbers[row]}, column {c!r}: {cells.iloc[row]!r} is not a number "
+                             "(a column that holds no target: leave it out with --tasks)")
         y[:, j] = values.to_numpy(dtype=float) * s
     smiles = [s.strip() for s in df[column]]
     if validate:

@@ -59,6 +59,7 @@ class TrainConfig:
     loss: str = "mse"  # per-task loss on normalized targets: mse | l1
     # --- data ----------------------------------------------------------------------------
     data: str | None = None  # None = QM9, else a CSV path
+    smiles_column: str | None = None  # the CSV's SMILES column (None: smiles, SMILES, ... whichever is there)
     split: str = "random"  # random | random:SEED | scaffold | FILE.json (molmtl.data.splits)
     split_sizes: tuple[int, int] | None = None  # (train, val) for random splits; None = standard
     max_molecules: int | None = None  # cut every split part to its first N (quick runs)

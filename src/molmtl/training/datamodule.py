@@ -105,7 +105,7 @@ def _csv_data(config, *, graph: bool, geometry: bool) -> TrainingData:
     from molmtl.data.csv import read_csv
     from molmtl.data.geometries import embedded_molecules
 
-    table = read_csv(config.data)
+    table = read_csv(config.data, smiles_column=config.smiles_column, tasks=config.tasks)
     by_key = {t.key: j for j, t in enumerate(table.targets)}
     missing = [k for k in config.tasks if k not in by_key]
     if missing:
