@@ -213,4 +213,61 @@ def _split_part(model, qm9, row: int) -> str | None:
     return "none"
 
 
-__all__ = ["SHIPPED_MODEL", "Prediction", "predict", "load"]
+def predict_many(smiles: list[str], model, *, names: list[str] | None = None,
+                 batch_size: int = 256) -> tuple[np.ndarray, list[str | None]]:
+    """Predict many SMILES at once (a CSV's worth); a molecule that cannot be predicted gets a
+    reason instead of stopping the others.
+
+    Args:
+        smiles: the molecules.
+        model: a :class:`TrainedModel`.
+        names: labels for messages (default: the SMILES).
+        batch_size: molecules per model call.
+
+    Returns:
+        ``(values, errors)``: ``(N, T)`` predictions in the registry's units (NaN rows where
+        ``errors[i]`` gives the one-sentence reason; None where the prediction is there).
+        3D models embed each SMILES once, through :mod:`molmtl.data.geometries`' store.
+    """
+    from molmtl.chem.parse import from_smiles
+    from molmtl.chem.validate import require_supported
+    from molmtl.data.batching import MolDataset
+    from molmtl.data.geometries import embedded_molecules
+    from molmtl.errors import MolmtlError
+    from molmtl.training.evaluate import predict_dataset
+
+    names = list(smiles) if names is None else list(names)
+    elements = frozenset(model.config.elements)
+    method = f"this model (trained on molecules of {', '.join(symbol(z) for z in sorted(elements))})"
+    errors: list[str | None] = [None] * len(smiles)
+    mols: dict[int, Molecule] = {}
+    for i, (smi, name) in enumerate(zip(smiles, names)):
+        try:
+            mol = from_smiles(smi, embed=False, name=name)
+            require_supported(mol, elements=elements, method=method)
+            mols[i] = mol
+        except MolmtlError as exc:
+            errors[i] = str(exc)
+    if model.needs_geometry and mols:
+        rows = list(mols)
+        try:
+            embedded = embedded_molecules([smiles[i] for i in rows], [names[i] for i in rows])
+        except MolmtlError:  # one molecule RDKit cannot embed: go one by one to find it
+            embedded = []
+            for i in rows:
+                try:
+                    embedded += embedded_molecules([smiles[i]], [names[i]])
+                except MolmtlError as exc:
+                    errors[i] = str(exc)
+                    embedded.append(None)
+        mols = {i: m for i, m in zip(rows, embedded) if m is not None}
+    values = np.full((len(smiles), len(model.targets)), np.nan)
+    if mols:
+        rows = list(mols)
+        dataset = MolDataset([mols[i] for i in rows], model.targets, graph=model.needs_graph,
+                             geometry=model.needs_geometry, elements=model.config.elements)
+        _, values[rows] = predict_dataset(model, dataset, batch_size=batch_size)
+    return values, errors
+
+
+__all__ = ["SHIPPED_MODEL", "Prediction", "predict", "predict_many", "load"]

@@ -90,3 +90,32 @@ def test_small_molecules_are_flagged(shipped, qm9):
     result = predict(read_molecule("qm9:1", dataset=qm9), shipped, qm9=qm9)  # methane
     assert any("heavy atoms" in w for w in result.warnings)
     assert not any("heavy atoms" in w for w in predict(read_molecule("qm9:4210", dataset=qm9), shipped, qm9=qm9).warnings)
+
+
+def test_cli_predicts_a_csv_of_molecules_row_by_row(tmp_path, capsys):
+    """One row per input: the same numbers as predicting each SMILES alone (display units in the
+    headers), and a reason instead of numbers where a molecule cannot be predicted."""
+    import csv
+
+    src = tmp_path / "mols.csv"
+    src.write_text("id,SMILES\na,Fc1cccnc1\nb,C1CC\nc,CCBr\nd,OCC=O\n")
+    out = tmp_path / "preds.csv"
+    assert main(["-q", "predict", str(src), "--out", str(out)]) == 0
+    assert "2 of 4 molecules predicted" in capsys.readouterr().err
+    rows = list(csv.DictReader(out.open()))
+    assert [r["name"] for r in rows] == ["a", "b", "c", "d"] and "homo [meV]" in rows[0] and "mu [D]" in rows[0]
+    assert "not a valid SMILES" in rows[1]["error"] and "contains Br" in rows[2]["error"] and rows[1]["homo [meV]"] == ""
+    for row, smi in ((rows[0], "Fc1cccnc1"), (rows[3], "OCC=O")):
+        assert main(["-q", "predict", smi, "--json", "--no-qm9"]) == 0
+        alone = json.loads(capsys.readouterr().out)["properties"]
+        assert row["error"] == ""
+        assert float(row["homo [meV]"]) == pytest.approx(alone["homo"] * 1000, rel=1e-6)
+        assert float(row["U0 [meV]"]) == pytest.approx(alone["U0"] * 1000, rel=1e-6)
+        assert float(row["mu [D]"]) == pytest.approx(alone["mu"], rel=1e-6)
+    assert main(["-q", "predict", str(src)]) == 0  # without --out: the same CSV on standard output
+    assert capsys.readouterr().out == out.read_text()
+    for args in ([str(src), "--json"], ["CCO", "--out", str(out)], [str(tmp_path / "none.csv")],
+                 [str(src), "--smiles-column", "smi"]):
+        assert main(["-q", "predict", *args]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error:") and len(err.splitlines()) == 1, err

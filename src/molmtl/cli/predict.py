@@ -12,16 +12,30 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command("predict")
     def predict_cmd(
-        molecule: str = typer.Argument(..., help="SMILES, QM9 id (qm9:14), or an .xyz/.sdf/.mol file."),
+        molecule: str = typer.Argument(..., help="SMILES, QM9 id (qm9:14), an .xyz/.sdf/.mol file, or a .csv of SMILES "
+                                      "(one row of predictions per molecule)."),
         model: Optional[Path] = typer.Option(None, help="A model.pt or run folder (default: the shipped model)."),
         qm9_lookup: bool = typer.Option(True, "--qm9/--no-qm9", help="Look the molecule up in QM9: labels, error, split part."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object (registry keys and units)."),
+        out: Optional[Path] = typer.Option(None, "--out", "-o", help="With a .csv input: write the predictions there "
+                                           "(default: to standard output)."),
+        smiles_column: Optional[str] = typer.Option(None, help="With a .csv input: its SMILES column (default: smiles, "
+                                                    "SMILES, Smiles, canonical_smiles or mol)."),
     ) -> None:
         """Predict a molecule's properties, with units; beside QM9's labels when the molecule is in QM9."""
         from molmtl.chem.parse import read_molecule
+        from molmtl.errors import InputError
         from molmtl.predict import load, predict
 
+        is_csv = Path(molecule.strip()).suffix.lower() == ".csv"
+        if is_csv and as_json:
+            raise InputError("--json prints one molecule; a CSV's predictions come as CSV (--out FILE or standard output)")
+        if not is_csv and (out is not None or smiles_column is not None):
+            raise InputError("--out and --smiles-column go with a .csv of molecules; one molecule prints its table")
         trained, path = load(model)  # a missing model fails before any parsing or embedding
+        if is_csv:
+            _predict_csv(Path(molecule.strip()), trained, path, out, smiles_column)
+            return
         qm9 = None
         if qm9_lookup or molecule.strip().lower().startswith(("qm9:", "gdb_", "dsgdb9nsd_")) or molecule.strip().isdigit():
             from molmtl.data.qm9 import load_qm9
@@ -42,3 +56,36 @@ def register(app: typer.Typer) -> None:
         typer.echo(result.table())
         for w in result.warnings:
             typer.echo(f"warning: {w}", err=True)
+
+
+def _predict_csv(source: Path, trained, model_path: str, out: Path | None, smiles_column: str | None) -> None:
+    """One row per input molecule: its id/name and SMILES, each target in display units (headers
+    carry them), and an ``error`` column saying why a row has no predictions."""
+    import csv
+    import io
+    import time
+
+    from molmtl.data.cache import atomic_path
+    from molmtl.data.csv import read_csv
+    from molmtl.predict import predict_many
+
+    table = read_csv(source, smiles_column=smiles_column, target_columns=[], validate=False)
+    t0 = time.perf_counter()
+    values, errors = predict_many(table.smiles, trained, names=table.names)
+    elapsed = time.perf_counter() - t0
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    units = [f"{t.key} [{t.display_unit}]" if t.display_unit else t.key for t in trained.targets]
+    writer.writerow(["name", "smiles", *units, "error"])
+    for name, smi, row, err in zip(table.names, table.smiles, values, errors):
+        cells = ["" if err else f"{float(t.to_display(v)):.8g}" for t, v in zip(trained.targets, row)]
+        writer.writerow([name, smi, *cells, err or ""])
+    if out is None:
+        typer.echo(buf.getvalue(), nl=False)
+    else:
+        with atomic_path(out) as tmp:
+            tmp.write_text(buf.getvalue())
+    failed = sum(e is not None for e in errors)
+    typer.echo(f"{len(errors) - failed} of {len(errors)} molecules predicted in {elapsed:.1f} s with {model_path}"
+               + (f"; {failed} without predictions (reasons in the error column)" if failed else "")
+               + (f"; written to {out}" if out is not None else ""), err=True)
