@@ -34,7 +34,10 @@ GROUPS = [  # a chemically motivated grouping for "clustered"
     ["A", "B", "C"],
 ]
 
-METHODS = {  # name: (strategy, strategy options, weighting)
+#: The eight near-identical energies (U0, U, H, G and their atomization energies) at 1/4 each: two tasks' worth.
+ENERGIES_QUARTER = {k: 0.25 for k in ("U0", "U", "H", "G", "U0_atom", "U_atom", "H_atom", "G_atom")}
+
+METHODS = {  # name: (strategy, strategy options, weighting[, static task weights])
     "single": ("single", {}, "equal"),
     "hard": ("hard", {}, "equal"),
     "hard+group-lasso": ("hard", {"group_lasso": 1e-4}, "equal"),
@@ -47,6 +50,10 @@ METHODS = {  # name: (strategy, strategy options, weighting)
     "hard + famo": ("hard", {}, "famo"),
     "hard + upgrad": ("hard", {}, "upgrad"),
     "hard + pcgrad": ("hard", {}, "pcgrad"),
+    "hard (energies x1/4)": ("hard", {}, "equal", ENERGIES_QUARTER),
+    "hard (energies x1/8)": ("hard", {}, "equal", {k: 0.125 for k in ENERGIES_QUARTER}),
+    "hard (energies x1/4; orbitals and mu x2)": ("hard", {}, "equal",
+                                                 {**ENERGIES_QUARTER, "homo": 2.0, "lumo": 2.0, "gap": 2.0, "mu": 2.0}),
 }
 
 
@@ -74,9 +81,9 @@ def main(argv=None) -> int:
     names = [n.strip() for n in args.only.split(",")] if args.only else list(METHODS)
     hp = {"hidden": args.hidden, ("steps" if args.encoder == "mpnn" else "num_layers"): args.layers}
     for name in [] if args.report_only else names:
-        strategy, shp, weighting = METHODS[name]
+        strategy, shp, weighting, *task_weights = METHODS[name]
         cfg = TrainConfig(tasks=TARGET_KEYS, encoder=args.encoder, encoder_hp=hp, strategy=strategy, strategy_hp=shp,
-                          weighting=weighting, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                          weighting=weighting, task_weights=task_weights[0] if task_weights else {}, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                           max_molecules=args.n_train, accelerator="cpu", devices=1, early_stopping=None, seed=0)
         t0 = time.perf_counter()
         try:

@@ -210,6 +210,32 @@ def test_mrn_run_reports_its_task_covariance(tmp_path):
     assert hard.model_path.is_file() and not (tmp_path / "hard" / "task_covariance.md").exists()
 
 
+def test_task_weights_scale_each_tasks_loss(tmp_path):
+    """A task of weight 0 gets no gradient (its head keeps its initial weights under Adam), and the
+    monitored validation loss is the weighted mean of the per-task ones."""
+    from molmtl.errors import InputError
+    from molmtl.training.config import build_strategy
+
+    cfg = tiny_config(task_weights={"mu": 0.0, "U0": 3.0}, epochs=2, max_molecules=16, batch_size=8)
+    result = train(cfg, tmp_path / "run", progress=False)
+    import lightning as L
+
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    initial = build_strategy(cfg).state_dict()  # the run's initial weights: same seed, same build order
+    trained = result.model.strategy.state_dict()
+    mu_head = [k for k in trained if ".t_mu." in k]
+    assert mu_head and all(torch.equal(trained[k], initial[k]) for k in mu_head)
+    assert not torch.equal(trained["heads.heads.t_homo.mlp.0.weight"], initial["heads.heads.t_homo.mlp.0.weight"])
+    per = result.metrics["val_loss_per_task"]
+    assert result.metrics["val_loss"] == pytest.approx((3 * per["U0"] + per["homo"]) / 4)
+    ckpt = torch.load(tmp_path / "run" / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=False)
+    monitored = [v["best_model_score"] for k, v in ckpt["callbacks"].items() if "'val_loss'" in k and "ModelCheckpoint" in k]
+    assert float(monitored[0]) == pytest.approx(result.metrics["val_loss"], rel=1e-5)
+    for bad in ({"gap": 1.0}, {"mu": -1.0}, {"U0": 0, "homo": 0, "mu": 0}):
+        with pytest.raises(InputError):
+            tiny_config(task_weights=bad)
+
+
 def test_zscore_normalization_is_mean_std(tmp_path):
     from molmtl.training.datamodule import fit_scaler
 

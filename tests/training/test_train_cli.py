@@ -47,6 +47,9 @@ def test_train_help_lists_every_registry_name(capsys, monkeypatch):
     (["--encoder", "painn", "--message", "scatter"], "unknown --message"),
     (["--encoder", "gcn", "--message", "bmm"], "only painn"),
     (["--trim-to", "8"], "--device-data"),
+    (["--task-weights", "U0:2"], "KEY=WEIGHT"),
+    (["--tasks", "U0,homo", "--task-weights", "gap=2"], "not one of this run's tasks"),
+    (["--task-weights", "HOMO=-1"], "finite numbers >= 0"),
     (["--device-data", "--trim-to", "-8"], "trim_to (--trim-to) must be"),
 ])
 def test_train_bad_input_exits_2_with_one_line(tmp_path, capsys, args, words):

@@ -73,6 +73,32 @@ def _parse_tasks(spec: str | None, data: Path | str | None = None, smiles_column
     return tuple(keys)
 
 
+def _parse_task_weights(spec: str | None) -> dict[str, float] | None:
+    """``"U0=0.25,homo=2"`` -> ``{"U0": 0.25, "homo": 2.0}`` (QM9 keys in any spelling)."""
+    from molmtl.targets import get_target
+
+    if spec is None:
+        return None
+    weights = {}
+    for item in (i.strip() for i in spec.split(",")):
+        if not item:
+            continue
+        key, sep, value = item.partition("=")
+        try:
+            weight = float(value)
+        except ValueError:
+            weight = None
+        if not sep or not key.strip() or weight is None:
+            raise InputError(f"--task-weights takes KEY=WEIGHT pairs separated by commas (e.g. U0=0.25,homo=2), got {item!r}")
+        key = key.strip()
+        try:
+            key = get_target(key).key
+        except KeyError:
+            pass  # a CSV's own column
+        weights[key] = weight
+    return weights
+
+
 def _encoder_hp(encoder: str, hidden: int | None, layers: int | None, cutoff: float | None,
                 message: str | None = None) -> dict:
     from molmtl.models.registry import ENCODERS
@@ -109,7 +135,8 @@ def _encoder_hp(encoder: str, hidden: int | None, layers: int | None, cutoff: fl
 
 def build_config(*, protocol: str, encoder, strategy, tasks, weighting, epochs, data, split, max_molecules,
                  groups, lam, group_lasso, hidden, layers, cutoff, batch_size, lr, weight_decay, schedule, loss,
-                 seed, accelerator, devices, precision, compile, early_stopping, message=None, smiles_column=None):
+                 seed, accelerator, devices, precision, compile, early_stopping, message=None, smiles_column=None,
+                 task_weights=None):
     """TrainConfig from CLI values (None = the protocol's value)."""
     from molmtl.training.protocols import PROTOCOLS, protocol_config
 
@@ -155,7 +182,7 @@ def build_config(*, protocol: str, encoder, strategy, tasks, weighting, epochs, 
                   max_molecules=max_molecules, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                   schedule=schedule, loss=loss, seed=seed, accelerator=accelerator, devices=devices,
                   precision=precision, compile=compile or None, early_stopping=early_stopping,
-                  smiles_column=smiles_column)
+                  smiles_column=smiles_column, task_weights=_parse_task_weights(task_weights))
     over.update({k: v for k, v in values.items() if v is not None})
     if "devices" in over and str(over["devices"]).isdigit():
         over["devices"] = int(over["devices"])
@@ -188,6 +215,7 @@ def register(app: typer.Typer) -> None:
         encoder: str = typer.Option(None, help=enc_help),
         strategy: str = typer.Option(None, help=strat_help),
         weighting: str = typer.Option(None, help=weight_help),
+        task_weights: str = typer.Option(None, help="Static loss weight per task, KEY=WEIGHT pairs (e.g. U0=0.25,homo=2; others 1), applied before the weighting/aggregation."),
         tasks: str = typer.Option(None, help="all, libmtl, or keys such as U0,homo,gap (default: protocol's; a CSV's columns)."),
         epochs: int = typer.Option(None, help="Training epochs (default: 100; libmtl 300)."),
         data: Path = typer.Option(None, help="A CSV of SMILES + target columns instead of QM9 (NaN = missing)."),
@@ -226,7 +254,7 @@ def register(app: typer.Typer) -> None:
         if epochs is not None and epochs <= 0:
             raise InputError(f"epochs must be a positive integer, got {epochs}")
         if resume:
-            given = [n for n, v in dict(encoder=encoder, strategy=strategy, weighting=weighting, tasks=tasks, data=data, smiles_column=smiles_column,
+            given = [n for n, v in dict(encoder=encoder, strategy=strategy, weighting=weighting, tasks=tasks, data=data, smiles_column=smiles_column, task_weights=task_weights,
                                         split=split, max_molecules=max_molecules, groups=groups, lam=lam,
                                         group_lasso=group_lasso, hidden=hidden, layers=layers, cutoff=cutoff,
                                         message=message, batch_size=batch_size, lr=lr, weight_decay=weight_decay, schedule=schedule,
@@ -251,7 +279,8 @@ def register(app: typer.Typer) -> None:
                                   hidden=hidden, layers=layers, cutoff=cutoff, batch_size=batch_size, lr=lr,
                                   weight_decay=weight_decay, schedule=schedule, loss=loss, seed=seed,
                                   accelerator=accelerator, devices=devices, precision=precision, compile=compile,
-                                  early_stopping=early_stopping, message=message, smiles_column=smiles_column)
+                                  early_stopping=early_stopping, message=message, smiles_column=smiles_column,
+                                  task_weights=task_weights)
             if device_data or trim_to is not None or sort_window is not None:
                 if sort_window is None and trim_to:
                     sort_window = 16 * config.batch_size

@@ -57,6 +57,7 @@ class TrainConfig:
     weighting: str = "equal"  # a balancer name (molmtl.mtl.balancers)
     weighting_hp: dict[str, Any] = field(default_factory=dict)
     loss: str = "mse"  # per-task loss on normalized targets: mse | l1
+    task_weights: dict[str, float] = field(default_factory=dict)  # static loss weight per task key (missing: 1)
     # --- data ----------------------------------------------------------------------------
     data: str | None = None  # None = QM9, else a CSV path
     smiles_column: str | None = None  # the CSV's SMILES column (None: smiles, SMILES, ... whichever is there)
@@ -100,6 +101,14 @@ class TrainConfig:
         """Raise InputError (one sentence) for a value no run can use."""
         if not self.tasks:
             raise InputError("at least one task is needed")
+        unknown = [k for k in self.task_weights if k not in self.tasks]
+        if unknown:
+            raise InputError(f"task weight for {unknown[0]!r}, which is not one of this run's tasks ({', '.join(self.tasks)})")
+        bad = [k for k, w in self.task_weights.items() if not (isinstance(w, (int, float)) and math.isfinite(w) and w >= 0)]
+        if bad:
+            raise InputError(f"task weights must be finite numbers >= 0; {bad[0]!r} has {self.task_weights[bad[0]]!r}")
+        if self.task_weights and not any(self.weight_of(k) > 0 for k in self.tasks):
+            raise InputError("every task weight is 0: nothing would be learned")
         if not self.elements or not set(self.elements) <= ML_ELEMENTS:
             outside = ", ".join(str(z) for z in self.elements if z not in ML_ELEMENTS) or "none given"
             raise InputError(f"models embed the elements {_symbols(ML_ELEMENTS)} only (atomic numbers outside: {outside})")
@@ -137,6 +146,10 @@ class TrainConfig:
             raise InputError(f"unknown accelerator {self.accelerator!r}; use {', '.join(ACCELERATORS)}")
         if not _valid_devices(self.devices):
             raise InputError(f"devices must be a positive number, -1 (all) or auto, got {self.devices!r}")
+
+    def weight_of(self, task: str) -> float:
+        """The static loss weight of ``task`` (1 unless ``task_weights`` says otherwise)."""
+        return float(self.task_weights.get(task, 1.0))
 
     @property
     def max_z(self) -> int:

@@ -111,7 +111,8 @@ class MTLModule(L.LightningModule):
 
     Logged: ``train_loss`` (mean normalized task loss), ``val_loss`` (mean over tasks of the
     validation loss, MSE or L1 as ``config.loss``, in normalized units: every task counts the
-    same, whatever its unit; it selects the best checkpoint),
+    same, whatever its unit, unless ``config.task_weights`` weights the mean as the training
+    losses; it selects the best checkpoint),
     ``val_mae/<key>`` (registry units), and the balancer's weights.
     """
 
@@ -121,6 +122,10 @@ class MTLModule(L.LightningModule):
         self.config, self.steps_per_epoch = config, max(int(steps_per_epoch), 1)
         self.strategy, self.balancer, self.scaler = strategy, balancer, scaler
         self.tasks = tuple(strategy.tasks)
+        # static task weights multiply the per-task losses before the balancer sees them
+        weights = torch.tensor([config.weight_of(k) for k in self.tasks], dtype=torch.float32)
+        self.register_buffer("task_weights", weights, persistent=False)
+        self._weighted = bool(config.task_weights)
         forward = strategy
         if config.compile:
             forward = _compiled_forward(strategy, static=config.device_data, shapes=static_shape_count(config.trim_to))
@@ -146,7 +151,8 @@ class MTLModule(L.LightningModule):
     def _losses(self, batch):
         output = self._forward(batch)
         target = self.scaler.normalize(batch.y, batch)
-        return output, masked_task_losses(output.pred.float(), target, self.config.loss)
+        losses = masked_task_losses(output.pred.float(), target, self.config.loss)
+        return output, losses * self.task_weights if self._weighted else losses
 
     def on_train_start(self) -> None:
         # Balancers that set .grad themselves (torchjd's autograd.grad) never fire DDP's reducer
@@ -213,7 +219,8 @@ class MTLModule(L.LightningModule):
         sums = self.trainer.strategy.reduce(sums, reduce_op="sum")  # all processes' molecules
         count = sums[2].clamp(min=1)
         mse, mae = sums[0] / count, sums[1] / count
-        val_loss = mse.mean()
+        w = self.task_weights.to(mse.dtype)
+        val_loss = (w * mse).sum() / w.sum()  # the mean over tasks, weighted as in training
         # already equal on every process (the sums above span all of them); a max over processes
         # keeps them exactly and tells Lightning that checkpoints and early stopping see all molecules
         self.log("val_loss", val_loss.float(), prog_bar=True, sync_dist=True, reduce_fx="max")

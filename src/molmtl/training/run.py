@@ -229,7 +229,8 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, pro
             metrics[part] = target_metrics(data.targets, y, p)
     model.cpu()
     metrics["val_loss_per_task"] = dict(zip(config.tasks, _validation_loss(model, data.val, config.loss)))
-    metrics["val_loss"] = float(sum(metrics["val_loss_per_task"].values()) / len(config.tasks))
+    weights = {k: config.weight_of(k) for k in config.tasks}  # the monitored loss's weighting
+    metrics["val_loss"] = float(sum(weights[k] * v for k, v in metrics["val_loss_per_task"].items()) / sum(weights.values()))
     save_model(path, strategy=model.strategy, scaler=model.scaler, config=config, split=data.split, metrics=metrics)
     write_task_covariance(model.strategy, out)  # MRN: the learned task covariance beside the model file
     model.info = {"split": {"id": data.split.id, "name": data.split.name}, "metrics": metrics}
