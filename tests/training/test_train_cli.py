@@ -198,6 +198,12 @@ def test_an_earlier_run_is_kept_unless_overwrite(tmp_path, capsys):
     assert err.startswith("error:") and len(err.splitlines()) == 1 and "--overwrite" in err and "--resume" in err
     assert (run / "model.pt").read_bytes() == before and json.loads((run / "config.json").read_text())["seed"] == 0
     assert main(["-q", "train", "--out", str(run), "--resume", "--overwrite"]) == 2
+    # an --overwrite that fails before training (here: a bad SMILES in its data) leaves the earlier run as it was
+    (tmp_path / "bad.csv").write_text("smiles,U0\nCCO,1\nC1CC,2\n")
+    assert main(["-q", "train", "--out", str(run), "--overwrite", "--data", str(tmp_path / "bad.csv"), "--encoder",
+                 "gcn", "--epochs", "1", "--accelerator", "cpu"]) == 2
+    assert "invalid SMILES" in capsys.readouterr().err
+    assert (run / "model.pt").read_bytes() == before and (run / "checkpoints" / "last.ckpt").is_file()
     assert main(["-q", "train", "--out", str(run), "--epochs", "1", "--seed", "3", "--overwrite", *TINY]) == 0
     assert (run / "model.pt").read_bytes() != before and json.loads((run / "config.json").read_text())["seed"] == 3
 

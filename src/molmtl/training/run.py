@@ -108,20 +108,19 @@ def route_lightning_logs() -> None:
         rank_zero.addFilter(_no_litlogger_tip)
 
 
-def _claim_run_folder(out: Path, *, resume: bool, overwrite: bool) -> None:
-    """Refuse to train over an earlier run in ``out`` unless told to; ``overwrite`` removes its model
-    file and checkpoints first (so that none of them can pass for the new run's)."""
+def _claim_run_folder(out: Path, *, resume: bool, overwrite: bool) -> list[Path]:
+    """Refuse to train over an earlier run in ``out`` unless told to. Returns, with ``overwrite``,
+    the earlier run's model file and checkpoints, for the caller to remove once the new run's data
+    and model are built (so that none can pass for the new run's, and a failure before that point
+    leaves them in place)."""
     earlier = [p for p in (out / "model.pt", out / "checkpoints" / "best.ckpt", out / "checkpoints" / "last.ckpt",
                            config_path(out)) if p.is_file()]
     if resume or not earlier:
-        return
+        return []
     if not overwrite:
         raise InputError(f"{out} already holds a run ({earlier[0].relative_to(out)}); continue it with --resume, "
                          "replace it with --overwrite, or choose another --out")
-    log.warning("--overwrite: replacing the run in %s", out)
-    for path in earlier:
-        if path.suffix != ".json":  # config.json is rewritten below, atomically
-            path.unlink()
+    return [p for p in earlier if p.suffix != ".json"]  # config.json is rewritten, atomically
 
 
 def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, progress: bool = True,
@@ -149,8 +148,7 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, pro
     if resume and not last.is_file():
         raise InputError(f"cannot resume: {last} does not exist")
     main = rank_zero_only.rank == 0  # from the launcher's environment; DDP's other processes leave the folder alone
-    if main:
-        _claim_run_folder(out, resume=resume, overwrite=overwrite)
+    replaced = _claim_run_folder(out, resume=resume, overwrite=overwrite) if main else []
     if config.accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
         raise InputError(f"accelerator {config.accelerator!r} needs a CUDA GPU, and torch sees none here; use cpu or auto")
     route_lightning_logs()
@@ -169,6 +167,10 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, pro
     module = MTLModule(config, strategy, balancer, scaler, math.ceil(len(data.train) / config.batch_size))
 
     out.mkdir(parents=True, exist_ok=True)
+    if replaced:
+        log.warning("--overwrite: replacing the run in %s", out)
+        for path in replaced:
+            path.unlink(missing_ok=True)
     if main:
         with atomic_path(config_path(out)) as tmp:
             tmp.write_text(json.dumps(config.to_dict(), indent=2))
