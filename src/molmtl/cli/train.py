@@ -244,7 +244,7 @@ def register(app: typer.Typer) -> None:
         trim_to: int = typer.Option(None, help="With --device-data: cut each batch's atom axis to its largest molecule rounded up to a multiple of N (8: at most 4 shapes for torch.compile; default: off)."),
         sort_window: int = typer.Option(None, help="With --trim-to: sort windows of this many shuffled training molecules by size, so batches hold similar sizes (default: 16 batches; 0: no sorting, which leaves batches of hundreds of molecules at 29 atoms)."),
         resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint and config."),
-        overwrite: bool = typer.Option(False, "--overwrite", help="Train over an earlier run in --out: its model file and checkpoints are deleted first (without this, such a folder is refused)."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Train over an earlier run in --out: its model file and checkpoints go once the new run's data and model are built (without this, such a folder is refused)."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar (else one log line per epoch)."),
         time_limit: float = typer.Option(None, help="Wall-clock budget in seconds for this invocation's training epochs: stop at the last epoch boundary inside it, write the model, continue later with --resume. Data loading and the final evaluation come on top (about a minute for QM9 on a GPU)."),
     ) -> None:
@@ -254,7 +254,8 @@ def register(app: typer.Typer) -> None:
         if epochs is not None and epochs <= 0:
             raise InputError(f"epochs must be a positive integer, got {epochs}")
         if resume:
-            given = [n for n, v in dict(encoder=encoder, strategy=strategy, weighting=weighting, tasks=tasks, data=data, smiles_column=smiles_column, task_weights=task_weights,
+            given = [n for n, v in dict(encoder=encoder, strategy=strategy, weighting=weighting, tasks=tasks, data=data,
+                                        smiles_column=smiles_column, task_weights=task_weights,
                                         split=split, max_molecules=max_molecules, groups=groups, lam=lam,
                                         group_lasso=group_lasso, hidden=hidden, layers=layers, cutoff=cutoff,
                                         message=message, batch_size=batch_size, lr=lr, weight_decay=weight_decay, schedule=schedule,

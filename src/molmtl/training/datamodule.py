@@ -16,10 +16,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from molmtl.chem.elements import symbol
 from molmtl.data.batching import MolDataset, collate, make_collate
 from molmtl.data.splits import Split, make_split, random_split
 from molmtl.errors import InputError
-from molmtl.chem.elements import symbol
 from molmtl.targets import Target, get_target
 from molmtl.units import ML_ELEMENTS, QM9_ELEMENTS
 
