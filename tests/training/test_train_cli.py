@@ -96,6 +96,10 @@ def test_csv_with_its_own_smiles_column_text_columns_and_task_names(tmp_path, ca
         assert err.startswith("error:") and len(err.splitlines()) == 1 and words in err, err
     assert main(["-q", "train", "--out", str(tmp_path / "q"), "--smiles-column", "Drug"]) == 2
     assert "QM9 runs have none" in capsys.readouterr().err
+    (tmp_path / "bare.csv").write_text("id,smiles\na,CCO\nb,CCN\n")
+    for extra in ([], ["--tasks", "logS"]):
+        assert main(["-q", "train", "--out", str(tmp_path / "b"), "--data", str(tmp_path / "bare.csv"), *extra]) == 2
+        assert "has no target column besides its SMILES" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("flag", [["--early-stopping", "5"], ["--protocol", "libmtl"], ["--compile"], ["--device-data"],

@@ -48,9 +48,7 @@ def _parse_tasks(spec: str | None, data: Path | str | None = None, smiles_column
             return parse_targets(spec)
         except (KeyError, ValueError) as exc:
             raise InputError(str(exc.args[0] if exc.args else exc)) from None
-    from molmtl.data.csv import read_csv
-
-    columns = [t.key for t in read_csv(data, validate=False, labels=False, smiles_column=smiles_column).targets]
+    columns = _csv_target_keys(data, smiles_column)
     if spec.strip().lower() == "all":
         return tuple(columns)
     keys = []
@@ -71,6 +69,16 @@ def _parse_tasks(spec: str | None, data: Path | str | None = None, smiles_column
     if len(set(keys)) != len(keys):
         raise InputError(f"--tasks repeats a target: {', '.join(keys)}")
     return tuple(keys)
+
+
+def _csv_target_keys(data, smiles_column: str | None) -> list[str]:
+    """The target keys of a CSV's label columns (its header only); InputError if it has none."""
+    from molmtl.data.csv import read_csv
+
+    keys = [t.key for t in read_csv(data, validate=False, labels=False, smiles_column=smiles_column).targets]
+    if not keys:
+        raise InputError(f"{data} has no target column besides its SMILES (and id/name) column; training needs one")
+    return keys
 
 
 def _parse_task_weights(spec: str | None) -> dict[str, float] | None:
@@ -173,9 +181,7 @@ def build_config(*, protocol: str, encoder, strategy, tasks, weighting, epochs, 
     if task_keys is None and groups is not None:
         task_keys = tuple(k for g in strategy_hp["groups"] for k in g)
     if task_keys is None and data is not None and tasks is None:
-        from molmtl.data.csv import read_csv
-
-        task_keys = tuple(t.key for t in read_csv(data, validate=False, labels=False, smiles_column=smiles_column).targets)
+        task_keys = tuple(_csv_target_keys(data, smiles_column))
     if split is not None and split.endswith(".json") and not Path(split).is_file():
         raise InputError(f"split file not found: {split}")
     values = dict(tasks=task_keys, strategy=strategy, weighting=weighting, epochs=epochs, data=data, split=split,
