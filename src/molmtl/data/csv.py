@@ -96,7 +96,8 @@ def read_csv(
     if len(set(keys)) != len(keys):
         raise InputError(f"{path}: two columns name the same target ({', '.join(keys)})")
     if tasks is not None:
-        keep = [j for j, k in enumerate(keys) if k in set(tasks)]
+        wanted = set(tasks)
+        keep = [j for j, k in enumerate(keys) if k in wanted]
         label_cols, targets, scales = [label_cols[j] for j in keep], [targets[j] for j in keep], [scales[j] for j in keep]
     y = np.full((len(df), len(label_cols) if labels else 0), np.nan)
     for j, (c, s) in enumerate(zip(label_cols, scales) if labels else ()):
