@@ -249,3 +249,17 @@ def test_an_output_folder_that_cannot_be_made_is_one_line(tmp_path, capsys):
     assert main(["-q", "evaluate", str(run), "--out", str(blocker / "ev")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and len(err.splitlines()) == 1, err
+
+
+def test_sweep_on_a_csv_with_chlorine_is_kept_on_a_rerun(tmp_path, capsys):
+    """The saved configs hold the elements the CSV added (Cl); a rerun still recognizes its runs."""
+    lines = ["smiles,logS"] + [f"{s},{0.1 * i:.2f}" for i, s in enumerate(["CCO", "CCCl", "CCN", "CO"] * 6)]
+    (tmp_path / "cl.csv").write_text("\n".join(lines) + "\n")
+    args = ["sweep-lambda", "--out", str(tmp_path / "sw"), "--data", str(tmp_path / "cl.csv"), "--encoder", "gcn",
+            "--hidden", "8", "--layers", "1", "--epochs", "1", "--lambdas", "0.1,1", "--accelerator", "cpu"]
+    assert main(args) == 0
+    first = (tmp_path / "sw" / "sweep.csv").read_text()
+    capsys.readouterr()
+    assert main(args) == 0
+    assert capsys.readouterr().err.count("finished earlier, kept") == 2
+    assert (tmp_path / "sw" / "sweep.csv").read_text() == first

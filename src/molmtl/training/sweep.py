@@ -48,9 +48,12 @@ def sweep_lambda(config: TrainConfig, out_dir: str | Path, lambdas: Sequence[flo
     return rows
 
 
-def _same_run(a: TrainConfig, b: TrainConfig) -> bool:
-    """Equal but for the epoch count (which a resumed run may change)."""
-    return {**a.to_dict(), "epochs": None} == {**b.to_dict(), "epochs": None}
+def _same_run(saved: TrainConfig, cfg: TrainConfig, *, epochs: bool = True) -> bool:
+    """``saved`` (a run folder's) is ``cfg``'s run: equal but for the elements a CSV's molecules
+    added, and (``epochs=False``) the epoch count, which a resumed run may change."""
+    ignore = {"elements": None, **({} if epochs else {"epochs": None})}
+    return ({**saved.to_dict(), **ignore} == {**cfg.to_dict(), **ignore}
+            and set(cfg.elements) <= set(saved.elements))
 
 
 def _sweep_point(cfg: TrainConfig, folder: Path, *, progress: bool, overwrite: bool) -> dict | None:
@@ -61,11 +64,11 @@ def _sweep_point(cfg: TrainConfig, folder: Path, *, progress: bool, overwrite: b
     resume = False
     if not overwrite and model.is_file():
         body = read_model_file(model)
-        if TrainConfig.from_dict(body["config"]) == cfg:
+        if _same_run(TrainConfig.from_dict(body["config"]), cfg):
             log.info("lambda = %g: finished earlier, kept (%s)", cfg.strategy_hp["lam"], model)
             return body["metrics"]
     if not overwrite and (model.is_file() or last.is_file()):
-        resume = last.is_file() and _same_run(read_run_config(folder), cfg)
+        resume = last.is_file() and _same_run(read_run_config(folder), cfg, epochs=False)
         if not resume:
             raise InputError(f"{folder} holds a run with another configuration; use --overwrite or another --out")
         log.info("lambda = %g: resuming from %s", cfg.strategy_hp["lam"], last)
