@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from molmtl.chem.elements import symbol
+from molmtl.chem.elements import symbols_text
 from molmtl.chem.molecule import Molecule
 from molmtl.errors import InputError
 from molmtl.targets import TARGET_KEYS, Target
@@ -120,6 +120,17 @@ def load(model: str | Path | None = None):
     return load_model(path), str(path)
 
 
+def require_model_domain(molecule: Molecule, model) -> None:
+    """UnsupportedMoleculeError unless ``model`` can predict ``molecule``: only the elements it was
+    trained on, neutral, closed shell (the models have no charge or spin input)."""
+    from molmtl.chem.validate import require_supported
+
+    elements = frozenset(model.config.elements)
+    trained_on = ("QM9 molecules of H, C, N, O and F" if elements == QM9_ELEMENTS
+                  else f"molecules of {symbols_text(elements)}")
+    require_supported(molecule, elements=elements, method=f"the ML model (trained on neutral, closed-shell {trained_on})")
+
+
 def predict(molecule: Molecule, model=None, *, qm9=None, lookup: bool = True) -> Prediction:
     """Predict ``molecule``'s properties.
 
@@ -136,7 +147,7 @@ def predict(molecule: Molecule, model=None, *, qm9=None, lookup: bool = True) ->
             spin input).
         InputError: a 3D model and a molecule without coordinates.
     """
-    from molmtl.chem.validate import domain_problems, require_supported
+    from molmtl.chem.validate import domain_problems
     from molmtl.data.batching import MolDataset
     from molmtl.training.evaluate import predict_dataset
 
@@ -144,10 +155,7 @@ def predict(molecule: Molecule, model=None, *, qm9=None, lookup: bool = True) ->
         model, path = load(model)
     else:
         path = "(in memory)"
-    elements = frozenset(model.config.elements)
-    symbols = ", ".join(symbol(z) for z in sorted(elements))
-    require_supported(molecule, elements=elements, method="the ML model (trained on neutral, closed-shell "
-                      + ("QM9 molecules of H, C, N, O and F)" if elements == QM9_ELEMENTS else f"molecules of {symbols})"))
+    require_model_domain(molecule, model)
     if model.needs_geometry and molecule.positions is None:
         raise InputError(f"{molecule.name or molecule.formula} has no 3D geometry, which this model needs")
     qm9_model = model.config.data is None  # else trained on a user's CSV: QM9's domain is beside the point
@@ -230,21 +238,18 @@ def predict_many(smiles: list[str], model, *, names: list[str] | None = None,
         3D models embed each SMILES once, through :mod:`molmtl.data.geometries`' store.
     """
     from molmtl.chem.parse import from_smiles
-    from molmtl.chem.validate import require_supported
     from molmtl.data.batching import MolDataset
     from molmtl.data.geometries import embedded_molecules
     from molmtl.errors import MolmtlError
     from molmtl.training.evaluate import predict_dataset
 
     names = list(smiles) if names is None else list(names)
-    elements = frozenset(model.config.elements)
-    method = f"this model (trained on molecules of {', '.join(symbol(z) for z in sorted(elements))})"
     errors: list[str | None] = [None] * len(smiles)
     mols: dict[int, Molecule] = {}
     for i, (smi, name) in enumerate(zip(smiles, names)):
         try:
             mol = from_smiles(smi, embed=False, name=name)
-            require_supported(mol, elements=elements, method=method)
+            require_model_domain(mol, model)
             mols[i] = mol
         except MolmtlError as exc:
             errors[i] = str(exc)
@@ -270,4 +275,4 @@ def predict_many(smiles: list[str], model, *, names: list[str] | None = None,
     return values, errors
 
 
-__all__ = ["SHIPPED_MODEL", "Prediction", "predict", "predict_many", "load"]
+__all__ = ["SHIPPED_MODEL", "Prediction", "predict", "predict_many", "require_model_domain", "load"]

@@ -47,9 +47,9 @@ def test_lightning_lines_print_once_without_the_litlogger_tip(capsys):
     import lightning  # noqa: F401  (gives the "lightning" logger its own console handler)
 
     root = logging.getLogger()
-    saved = list(root.handlers)
+    saved = list(root.handlers)  # an earlier CLI test's handler may write to a closed capture stream
     handler = logging.StreamHandler(sys.stderr)
-    root.addHandler(handler)
+    root.handlers = [handler]
     try:
         route_lightning_logs()
         route_lightning_logs()  # idempotent
@@ -57,8 +57,7 @@ def test_lightning_lines_print_once_without_the_litlogger_tip(capsys):
         rank_zero.info("GPU available: False, used: False")
         rank_zero.info("Tip: try installing [litlogger](https://pypi.org/project/litlogger/)")
     finally:
-        root.removeHandler(handler)
-        assert root.handlers == saved
+        root.handlers = saved
     err = capsys.readouterr().err
     assert err.count("GPU available") == 1 and "litlogger" not in err
 

@@ -26,4 +26,9 @@ def symbol(z: int) -> str:
     return SYMBOLS[z]
 
 
-__all__ = ["SYMBOLS", "NUMBERS", "symbol"]
+def symbols_text(atomic_numbers) -> str:
+    """``"H, C, N, O, F"``: the elements of ``atomic_numbers``, by atomic number, for messages."""
+    return ", ".join(symbol(z) for z in sorted(set(int(z) for z in atomic_numbers)))
+
+
+__all__ = ["SYMBOLS", "NUMBERS", "symbol", "symbols_text"]

@@ -13,15 +13,11 @@ from functools import partial
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from molmtl.chem.elements import symbol
+from molmtl.chem.elements import symbols_text
 from molmtl.chem.features import atom_feature_dim
 from molmtl.errors import InputError
 from molmtl.targets import TARGET_KEYS
 from molmtl.units import ML_ELEMENTS
-
-
-def _symbols(zs) -> str:
-    return ", ".join(symbol(z) for z in sorted(zs))
 
 
 #: Lightning's accelerator names that molmtl runs on (not mps: the target scaler keeps float64 buffers).
@@ -111,7 +107,7 @@ class TrainConfig:
             raise InputError("every task weight is 0: nothing would be learned")
         if not self.elements or not set(self.elements) <= ML_ELEMENTS:
             outside = ", ".join(str(z) for z in self.elements if z not in ML_ELEMENTS) or "none given"
-            raise InputError(f"models embed the elements {_symbols(ML_ELEMENTS)} only (atomic numbers outside: {outside})")
+            raise InputError(f"models embed the elements {symbols_text(ML_ELEMENTS)} only (atomic numbers outside: {outside})")
         if int(self.epochs) <= 0:
             raise InputError(f"epochs must be a positive integer, got {self.epochs}")
         if int(self.batch_size) <= 0:

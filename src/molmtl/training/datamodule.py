@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from molmtl.chem.elements import symbol
+from molmtl.chem.elements import symbols_text
 from molmtl.data.batching import MolDataset, collate, make_collate
 from molmtl.data.splits import Split, make_split, random_split
 from molmtl.errors import InputError
@@ -135,7 +135,7 @@ def _csv_data(config, *, graph: bool, geometry: bool) -> TrainingData:
         mols[name] = [from_smiles(table.smiles[r], embed=False, name=table.names[r]) for r in rows]
         for mol in mols[name]:  # checked before any 3D embedding
             require_supported(mol, elements=ML_ELEMENTS, allow_charged=True, allow_open_shell=True,
-                              method=f"molmtl training (elements {', '.join(symbol(z) for z in sorted(ML_ELEMENTS))})")
+                              method=f"molmtl training (elements {symbols_text(ML_ELEMENTS)})")
             elements.update(int(z) for z in mol.atomic_numbers)
     if geometry:  # embedded once, then read from molmtl's geometry store
         rows = [r for name in mols for r in getattr(split, name)]
