@@ -114,8 +114,9 @@ def test_cli_predicts_a_csv_of_molecules_row_by_row(tmp_path, capsys):
         assert float(row["mu [D]"]) == pytest.approx(alone["mu"], rel=1e-6)
     assert main(["-q", "predict", str(src)]) == 0  # without --out: the same CSV on standard output
     assert capsys.readouterr().out == out.read_text()
+    (tmp_path / "bad.csv").write_text("smiles\nCCBr\nC1CC\n")  # no row can be predicted: exit code 2
     for args in ([str(src), "--json"], ["CCO", "--out", str(out)], [str(tmp_path / "none.csv")],
-                 [str(src), "--smiles-column", "smi"]):
+                 [str(src), "--smiles-column", "smi"], [str(tmp_path / "bad.csv"), "--out", str(tmp_path / "b.csv")]):
         assert main(["-q", "predict", *args]) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith("error:") and len(err.splitlines()) == 1, err

@@ -67,6 +67,7 @@ def _predict_csv(source: Path, trained, model_path: str, out: Path | None, smile
 
     from molmtl.data.cache import atomic_path
     from molmtl.data.csv import read_csv
+    from molmtl.errors import InputError
     from molmtl.predict import predict_many
 
     table = read_csv(source, smiles_column=smiles_column, target_columns=[], validate=False)
@@ -86,6 +87,9 @@ def _predict_csv(source: Path, trained, model_path: str, out: Path | None, smile
         with atomic_path(out) as tmp:
             tmp.write_text(buf.getvalue())
     failed = sum(e is not None for e in errors)
+    if failed == len(errors):  # nothing usable came of the input: a user error, exit code 2
+        first = next(e for e in errors if e)
+        raise InputError(f"none of the {len(errors)} molecules in {source} could be predicted (the first: {first})")
     typer.echo(f"{len(errors) - failed} of {len(errors)} molecules predicted in {elapsed:.1f} s with {model_path}"
                + (f"; {failed} without predictions (reasons in the error column)" if failed else "")
                + (f"; written to {out}" if out is not None else ""), err=True)
