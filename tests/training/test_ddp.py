@@ -62,15 +62,17 @@ def test_lightning_lines_print_once_without_the_litlogger_tip(capsys):
     assert err.count("GPU available") == 1 and "litlogger" not in err
 
 
-def test_two_process_ddp_run_monitors_the_whole_validation_set(tmp_path):
+@pytest.mark.parametrize("extra", [[], ["--ema", "0.9"]])
+def test_two_process_ddp_run_monitors_the_whole_validation_set(tmp_path, extra):
     """25 validation molecules on 2 processes: the monitored validation loss (checkpoints, early
     stopping) must equal the model file's, computed afterwards on the 25 in one process; counting
-    DistributedSampler's repeated molecule twice made them differ (1.6271 vs 1.6327 in a 19-task run)."""
+    DistributedSampler's repeated molecule twice made them differ (1.6271 vs 1.6327 in a 19-task run).
+    With ``--ema`` both are the weights' moving average's."""
     out = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
     cmd = [sys.executable, "-m", "molmtl", "train", "--out", str(out), "--accelerator", "cpu", "--devices", "2",
            "--max-molecules", "128", "--epochs", "2", "--hidden", "16", "--layers", "1", "--tasks", "U0,homo,mu",
-           "--no-progress"]
+           "--no-progress", *extra]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "GLOBAL_RANK: 1, MEMBER: 2/2" in proc.stderr  # two processes really ran

@@ -1,4 +1,5 @@
-"""Lightning callbacks of a run: a wall-time budget per invocation and a one-line-per-epoch log.
+"""Lightning callbacks of a run: a wall-time budget per invocation, a one-line-per-epoch log, and
+an exponential moving average of the weights.
 
 :class:`TimeBudget` ends ``fit`` at an epoch boundary before a wall-clock budget runs out, so a
 job limited to minutes (a batch-queue slot, a lent GPU) stops with its ``last.ckpt`` written and
@@ -14,6 +15,7 @@ import time
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import WeightAveraging
 
 log = logging.getLogger(__name__)
 
@@ -96,4 +98,47 @@ class EpochLog(L.Callback):
                  rate, now - self._start)
 
 
-__all__ = ["TimeBudget", "EpochLog"]
+class EMADecay:
+    r"""The update of an exponential moving average of the weights, with the usual warm-up of its decay.
+
+    Update :math:`n` (from 1) moves the average towards the current weights by :math:`1 - \beta_n` with
+
+    .. math:: \beta_n = \min\left(\beta, \frac{1 + n}{10 + n}\right)
+
+    so that early averages are not dominated by the random initial weights (TensorFlow's
+    ``ExponentialMovingAverage`` with ``num_updates``; 0.999 is reached after 8,991 updates).
+    Callable as :class:`torch.optim.swa_utils.AveragedModel`'s ``multi_avg_fn``: one fused
+    ``_foreach_lerp_`` per device and dtype. The count is read once from the averaged model's
+    ``n_averaged`` (so a resumed run goes on where it stopped), then kept on the host: no
+    host-device synchronization per step.
+    """
+
+    def __init__(self, decay: float):
+        self.decay = float(decay)
+        self.updates: int | None = None
+
+    def beta(self, n: int) -> float:
+        return min(self.decay, (1.0 + n) / (10.0 + n))
+
+    @torch.no_grad()
+    def __call__(self, averaged: list, current: list, n_averaged) -> None:
+        if self.updates is None:
+            self.updates = int(n_averaged)  # updates before this one: the first copies, so n_averaged >= 1 here
+        torch._foreach_lerp_(averaged, current, 1.0 - self.beta(self.updates))
+        self.updates += 1
+
+
+def weight_average(decay: float) -> WeightAveraging:
+    """Lightning's :class:`~lightning.pytorch.callbacks.WeightAveraging` as an EMA of the trained
+    parameters (:class:`EMADecay`).
+
+    Validation runs on the averaged weights (so the best checkpoint is chosen by them), and every
+    checkpoint stores them as its ``state_dict`` with the current weights beside them (so ``--resume``
+    restores both and a model file is written from the average). Buffers (the target scaler's
+    references, MRN's covariances) are copied, not averaged: an average of integer buffers would be
+    truncated.
+    """
+    return WeightAveraging(use_buffers=False, multi_avg_fn=EMADecay(decay))
+
+
+__all__ = ["TimeBudget", "EpochLog", "EMADecay", "weight_average"]

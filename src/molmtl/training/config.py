@@ -73,6 +73,7 @@ class TrainConfig:
     plateau_factor: float = 0.7  # plateau: LR multiplier when validation stalls
     plateau_patience: int = 5  # plateau: epochs without improvement before cutting the LR
     grad_clip: float | None = 10.0  # max global gradient norm (None: no clipping)
+    ema: float = 0.0  # decay of an exponential moving average of the weights, validated and saved (0: off; e.g. 0.999)
     early_stopping: int | None = 30  # stop after this many epochs without val improvement (None: off)
     seed: int = 0
     # --- hardware ------------------------------------------------------------------------
@@ -127,6 +128,8 @@ class TrainConfig:
             raise InputError(f"precision {self.precision!r} is not supported; use 32-true or bf16-mixed")
         if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
             raise InputError(f"weight decay must be a number >= 0, got {self.weight_decay}")
+        if isinstance(self.ema, bool) or not isinstance(self.ema, (int, float)) or not 0 <= self.ema < 1:
+            raise InputError(f"EMA decay must be a number from 0 (off) to below 1, e.g. 0.999; got {self.ema!r}")
         if not 0 <= int(self.seed) < 2**32:
             raise InputError(f"seed must be an integer from 0 to 2**32 - 1, got {self.seed}")
         if self.early_stopping is not None and int(self.early_stopping) < 0:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
 
 from molmtl.chem.elements import symbols_text
 from molmtl.data.batching import MolDataset, collate, make_collate
@@ -194,6 +194,42 @@ class EvalShard(Dataset):
         return item
 
 
+class EpochRandomSampler(RandomSampler):
+    """A random order per epoch drawn from ``seed + epoch`` (as DistributedSampler does), so that a
+    resumed run shuffles as the uninterrupted run would have.
+
+    Lightning calls ``set_epoch`` with the epoch number at the start of every training epoch,
+    resumed ones included (its sampler protocol); a plain ``shuffle=True`` would draw from one
+    generator seeded when the loader is made, so a resumed run would repeat the first epochs'
+    orders. Without ``set_epoch`` calls each iteration moves on to the next epoch's order. It is a
+    :class:`~torch.utils.data.RandomSampler`, so Lightning still sees a shuffled loader and puts a
+    shuffling DistributedSampler in its place under DDP.
+    """
+
+    def __init__(self, data_source, seed: int = 0):
+        super().__init__(data_source)
+        self.seed, self.epoch = int(seed), 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def epoch_generator(self) -> torch.Generator:
+        """A CPU generator for this epoch's random draws."""
+        return torch.Generator().manual_seed(self.seed + self.epoch)
+
+    def permutation(self) -> tuple[torch.Tensor, torch.Generator]:
+        """This epoch's order, and its generator after drawing it (for further draws of the epoch,
+        e.g. :meth:`PaddedDataset.plan`'s); the next call gives the next epoch's (unless
+        ``set_epoch`` comes between)."""
+        gen = self.epoch_generator()
+        order = torch.randperm(len(self.data_source), generator=gen)
+        self.epoch += 1
+        return order, gen
+
+    def __iter__(self):
+        return iter(self.permutation()[0].tolist())
+
+
 class PaddedLoader:
     """Batches sliced from a device-resident :class:`~molmtl.data.batching.PaddedDataset`.
 
@@ -214,8 +250,10 @@ class PaddedLoader:
     def __init__(self, data, batch_size: int, *, shuffle: bool, seed: int = 0, rank: int = 0, world: int = 1,
                  trim_to: int = 0, sort_window: int = 0):
         self.data, self.batch_size, self.shuffle, self.seed = data, batch_size, shuffle, seed
-        self.rank, self.world, self.epoch = rank, world, 0
+        self.rank, self.world = rank, world
         self.trim_to, self.sort_window = trim_to, sort_window
+        self.sampler = EpochRandomSampler(range(len(data)), seed) if shuffle else None
+        self.batch_sampler = None  # Lightning reads both when it inspects a loader
 
     def _local(self) -> int:
         return -(-len(self.data) // self.world)  # the same on every process
@@ -225,12 +263,10 @@ class PaddedLoader:
 
     def __iter__(self):
         n, gen = len(self.data), None
-        if self.shuffle:
-            gen = torch.Generator().manual_seed(self.seed + self.epoch)
-            order = torch.randperm(n, generator=gen)
+        if self.sampler is not None:
+            order, gen = self.sampler.permutation()
         else:
             order = torch.arange(n)
-        self.epoch += 1
         total = self._local() * self.world
         if total > n:  # pad as DistributedSampler does: repeat the head of the permutation
             order = order.repeat(-(-total // n))[:total]
@@ -289,13 +325,14 @@ class MolDataModule(L.LightningDataModule):
                             trim_to=self.trim_to, sort_window=self.sort_window)
 
     def _loader(self, ds, shuffle: bool) -> DataLoader:
-        gen = torch.Generator().manual_seed(self.seed) if shuffle else None
+        gen = torch.Generator().manual_seed(self.seed) if shuffle else None  # workers' base seed
         sampler, world = None, self.trainer.world_size if self.trainer is not None else 1
-        if not shuffle and world > 1:  # evaluation under DDP: each molecule once (Lightning keeps this sampler)
+        if shuffle:  # Lightning swaps in a DistributedSampler under DDP
+            sampler = EpochRandomSampler(ds, self.seed)
+        elif world > 1:  # evaluation under DDP: each molecule once (Lightning keeps this sampler)
             ds = EvalShard(ds, -(-len(ds) // world) * world)
             sampler = DistributedSampler(ds, num_replicas=world, rank=self.trainer.global_rank, shuffle=False)
-        return DataLoader(ds, batch_size=self.batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
-                          generator=gen, collate_fn=self.collate_fn, num_workers=self.num_workers,
+        return DataLoader(ds, batch_size=self.batch_size, sampler=sampler, generator=gen, collate_fn=self.collate_fn, num_workers=self.num_workers,
                           persistent_workers=self.num_workers > 0)
 
     def transfer_batch_to_device(self, batch, device, dataloader_idx):
@@ -311,4 +348,4 @@ class MolDataModule(L.LightningDataModule):
         return self._loader(self.data.test, False)
 
 
-__all__ = ["TrainingData", "MolDataModule", "PaddedLoader", "EvalShard", "load_training_data", "fit_scaler", "cut_split"]
+__all__ = ["TrainingData", "MolDataModule", "PaddedLoader", "EpochRandomSampler", "EvalShard", "load_training_data", "fit_scaler", "cut_split"]

@@ -20,7 +20,7 @@ from lightning.fabric.utilities.rank_zero import rank_zero_only
 
 from molmtl.data.cache import atomic_path
 from molmtl.errors import InputError
-from molmtl.training.callbacks import EpochLog, TimeBudget
+from molmtl.training.callbacks import EpochLog, TimeBudget, weight_average
 from molmtl.training.config import TrainConfig, build_balancer, build_strategy, encoder_class
 from molmtl.training.datamodule import MolDataModule, fit_scaler, load_training_data
 from molmtl.training.evaluate import predict_dataset, target_metrics, write_task_covariance
@@ -186,6 +186,8 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, pro
     callbacks = [ckpt, last_ckpt, L.pytorch.callbacks.TQDMProgressBar(refresh_rate=10) if progress else EpochLog()]
     if time_limit is not None:
         callbacks.append(TimeBudget(time_limit))
+    if config.ema:
+        callbacks.append(weight_average(config.ema))
     if config.early_stopping:
         callbacks.append(L.pytorch.callbacks.EarlyStopping(monitor="val_loss", mode="min", patience=config.early_stopping))
     loggers = [L.pytorch.loggers.CSVLogger(out, name="logs"),
