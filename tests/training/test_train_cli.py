@@ -51,6 +51,8 @@ def test_train_help_lists_every_registry_name(capsys, monkeypatch):
     (["--tasks", "U0,homo", "--task-weights", "gap=2"], "not one of this run's tasks"),
     (["--task-weights", "HOMO=-1"], "finite numbers >= 0"),
     (["--device-data", "--trim-to", "-8"], "trim_to (--trim-to) must be"),
+    (["--ema", "1"], "EMA decay must be"),
+    (["--ema", "nan"], "EMA decay must be"),
 ])
 def test_train_bad_input_exits_2_with_one_line(tmp_path, capsys, args, words):
     assert main(["-q", "train", "--out", str(tmp_path / "run"), *args]) == 2
@@ -103,7 +105,7 @@ def test_csv_with_its_own_smiles_column_text_columns_and_task_names(tmp_path, ca
 
 
 @pytest.mark.parametrize("flag", [["--early-stopping", "5"], ["--protocol", "libmtl"], ["--compile"], ["--device-data"],
-                                  ["--trim-to", "8"], ["--message", "elementwise"]])
+                                  ["--trim-to", "8"], ["--message", "elementwise"], ["--ema", "0.99"]])
 def test_resume_refuses_options_it_would_ignore(tmp_path, capsys, flag):
     run = tmp_path / "run"
     run.mkdir()
@@ -263,3 +265,75 @@ def test_sweep_on_a_csv_with_chlorine_is_kept_on_a_rerun(tmp_path, capsys):
     assert main(args) == 0
     assert capsys.readouterr().err.count("finished earlier, kept") == 2
     assert (tmp_path / "sw" / "sweep.csv").read_text() == first
+
+
+def test_evaluate_on_a_labelled_csv(tmp_path, capsys):
+    """``evaluate --data``: an external test set's labels (units in brackets), molecules the model
+    cannot take skipped with their reasons, Delta_m against an STL model on the same file."""
+    import csv
+
+    from molmtl.data.qm9 import load_qm9
+    from molmtl.predict import predict_many
+    from molmtl.training.modelfile import load_model
+
+    run = tmp_path / "run"
+    assert main(["-q", "train", "--out", str(run), "--encoder", "gcn", "--hidden", "16", "--layers", "1",
+                 "--tasks", "U0,homo,mu", "--max-molecules", "32", "--epochs", "1", "--no-progress"]) == 0
+    qm9 = load_qm9()
+    rows = list(range(1000, 1012))
+    from molmtl.targets import TARGET_KEYS
+
+    homo = qm9.targets[rows, TARGET_KEYS.index("homo")]  # registry units: eV
+    mu = qm9.targets[rows, TARGET_KEYS.index("mu")]  # D
+    smiles = [qm9.smiles[r] for r in rows]
+    table = tmp_path / "external.csv"
+    with open(table, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["SMILES", "homo [meV]", "mu", "source"])  # no U0 column; a text column
+        w.writerows([s, f"{h * 1000:.6f}", f"{m:.6f}", "qm9"] for s, h, m in zip(smiles, homo, mu))
+        w.writerow(["CCCl", "-300", "1.9", "other"])  # Cl: not in the model's elements
+        w.writerow(["C1CC", "-300", "", "typo"])  # unreadable SMILES
+    out = tmp_path / "ev"
+    assert main(["evaluate", str(run), "--data", str(table), "--out", str(out)]) == 0
+    assert "2 molecules skipped" in capsys.readouterr().out
+    body = json.loads((out / "metrics.json").read_text())
+    assert [r["key"] for r in body["targets"]] == ["homo", "mu"] and body["n_molecules"] == 12 and body["n_skipped"] == 2
+    model = load_model(run)
+    values, errors = predict_many(smiles, model)
+    assert errors == [None] * 12
+    direct = [np.abs(values[:, 1] - homo).mean() * 1000.0, np.abs(values[:, 2] - mu).mean()]  # meV, D
+    np.testing.assert_allclose([r["mae"] for r in body["targets"]], direct, rtol=1e-9)
+    with open(out / "predictions.csv") as fh:
+        pred = list(csv.DictReader(fh))
+    assert list(pred[0]) == ["name", "smiles", "homo [meV]", "mu [D]", "homo predicted [meV]", "mu predicted [D]", "error"]
+    np.testing.assert_allclose([float(r["homo [meV]"]) for r in pred[:12]], homo * 1000.0, rtol=1e-6)
+    assert "Cl" in pred[12]["error"] and pred[12]["homo predicted [meV]"] == "" and pred[13]["error"]
+    # an STL model (here the same run) evaluated on the same CSV: Delta_m exactly 0
+    assert main(["evaluate", str(run), "--data", str(table), "--stl-dir", str(run), "--out", str(tmp_path / "s")]) == 0
+    assert json.loads((tmp_path / "s" / "metrics.json").read_text())["delta_m_percent"] == pytest.approx(0.0, abs=1e-9)
+    # an evaluation folder of another part is not an STL reference for this CSV
+    assert main(["-q", "evaluate", str(run), "--stl-dir", str(run), "--out", str(tmp_path / "t")]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--data", str(table), "--stl-dir", str(tmp_path / "t")]) == 2
+    assert "but this evaluation is on the data:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("make, args, words", [
+    (lambda p: p.write_text("smiles,logS\nCCO,1.0\n"), [], "no label column for any of the model's targets"),
+    (lambda p: p.write_text("smiles,homo\nCCCl,-0.3\nC1CC,-0.2\n"), [], "no molecule of"),
+    (lambda p: p.write_text("smiles,homo\nCCO,-0.3\n"), ["--split-part", "val"], "choose one"),
+    (lambda p: p.write_text("smiles,homo\nCCO,abc\n"), [], "is not a number"),
+    (lambda p: p.write_text("smiles,homo\nCCO,-0.3\n"), ["--smiles-column", "Drug"], "no SMILES column"),
+])
+def test_evaluate_on_a_bad_csv_exits_2_with_one_line(tmp_path, capsys, make, args, words):
+    table = tmp_path / "t.csv"
+    make(table)
+    assert main(["evaluate", _shipped(), "--data", str(table), *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and len(err.splitlines()) == 1 and words in err, err
+
+
+def _shipped() -> str:
+    from molmtl.predict import SHIPPED_MODEL
+
+    return str(SHIPPED_MODEL)

@@ -144,7 +144,7 @@ def _encoder_hp(encoder: str, hidden: int | None, layers: int | None, cutoff: fl
 def build_config(*, protocol: str, encoder, strategy, tasks, weighting, epochs, data, split, max_molecules,
                  groups, lam, group_lasso, hidden, layers, cutoff, batch_size, lr, weight_decay, schedule, loss,
                  seed, accelerator, devices, precision, compile, early_stopping, message=None, smiles_column=None,
-                 task_weights=None):
+                 task_weights=None, ema=None):
     """TrainConfig from CLI values (None = the protocol's value)."""
     from molmtl.training.protocols import PROTOCOLS, protocol_config
 
@@ -188,7 +188,7 @@ def build_config(*, protocol: str, encoder, strategy, tasks, weighting, epochs, 
                   max_molecules=max_molecules, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                   schedule=schedule, loss=loss, seed=seed, accelerator=accelerator, devices=devices,
                   precision=precision, compile=compile or None, early_stopping=early_stopping,
-                  smiles_column=smiles_column, task_weights=_parse_task_weights(task_weights))
+                  smiles_column=smiles_column, task_weights=_parse_task_weights(task_weights), ema=ema)
     over.update({k: v for k, v in values.items() if v is not None})
     if "devices" in over and str(over["devices"]).isdigit():
         over["devices"] = int(over["devices"])
@@ -241,6 +241,7 @@ def register(app: typer.Typer) -> None:
         schedule: str = typer.Option(None, help="LR schedule: cosine (warm-up + cosine) or plateau."),
         loss: str = typer.Option(None, help="Per-task loss on normalized targets: mse or l1 (default: l1; libmtl: mse)."),
         early_stopping: int = typer.Option(None, help="Patience in epochs (0: off; default: 30)."),
+        ema: float = typer.Option(None, help="Decay of an exponential moving average of the weights (e.g. 0.999; 0: off, the default): validation, checkpoints and the model file use the average."),
         seed: int = typer.Option(None, help="Random seed (default: 0)."),
         accelerator: str = typer.Option(None, help="cpu, gpu or auto (default: auto)."),
         devices: str = typer.Option(None, help="Devices per node: a number or auto."),
@@ -265,7 +266,7 @@ def register(app: typer.Typer) -> None:
                                         split=split, max_molecules=max_molecules, groups=groups, lam=lam,
                                         group_lasso=group_lasso, hidden=hidden, layers=layers, cutoff=cutoff,
                                         message=message, batch_size=batch_size, lr=lr, weight_decay=weight_decay, schedule=schedule,
-                                        loss=loss, seed=seed, precision=precision, early_stopping=early_stopping,
+                                        loss=loss, ema=ema, seed=seed, precision=precision, early_stopping=early_stopping,
                                         protocol=None if protocol == "standard" else protocol,
                                         compile=compile or None, device_data=device_data or None, trim_to=trim_to,
                                         sort_window=sort_window).items() if v is not None]
@@ -287,7 +288,7 @@ def register(app: typer.Typer) -> None:
                                   weight_decay=weight_decay, schedule=schedule, loss=loss, seed=seed,
                                   accelerator=accelerator, devices=devices, precision=precision, compile=compile,
                                   early_stopping=early_stopping, message=message, smiles_column=smiles_column,
-                                  task_weights=task_weights)
+                                  task_weights=task_weights, ema=ema)
             if device_data or trim_to is not None or sort_window is not None:
                 if sort_window is None and trim_to:
                     sort_window = 16 * config.batch_size
@@ -305,35 +306,55 @@ def register(app: typer.Typer) -> None:
     @app.command("evaluate")
     def evaluate_cmd(
         model: Path = typer.Argument(..., help="A model.pt (or a run folder holding one)."),
-        split_part: str = typer.Option("test", help="Which part of the model's split: train, val or test."),
-        out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: MODEL's folder/eval-PART)."),
-        stl_dir: Path = typer.Option(None, help="An STL run (folder with model.pt or metrics.json) for Delta_m."),
+        split_part: str = typer.Option(None, help="Which part of the model's split: train, val or test (default: test)."),
+        data: Path = typer.Option(None, help="Evaluate on a labelled CSV instead (an external test set): SMILES + columns named as the model's targets (QM9 keys may carry a unit, e.g. 'gap [eV]')."),
+        smiles_column: str = typer.Option(None, help="With --data: the CSV's SMILES column (default: smiles, SMILES, ...)."),
+        out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: MODEL's folder/eval-PART, or eval-CSVNAME)."),
+        stl_dir: Path = typer.Option(None, help="An STL run (folder with model.pt or metrics.json) for Delta_m; with --data its model is evaluated on the same CSV."),
         stl_json: str = typer.Option(None, help="JSON of STL MAEs {key: MAE in display units}, or 'libmtl' for Nash-MTL's."),
     ) -> None:
         """Per-target MAE (display units), chemical-accuracy ratio, Delta_m vs STL, parity plots."""
-        from molmtl.training.evaluate import evaluate_model, read_stl_maes
+        from molmtl.training.evaluate import csv_part, evaluate_csv, evaluate_model, read_stl_maes
         from molmtl.training.modelfile import load_model
         from molmtl.training.protocols import LIBMTL_STL_MAE
 
         if stl_dir is not None and stl_json is not None:
             raise InputError("give --stl-dir or --stl-json, not both")
+        if data is not None and split_part is not None:
+            raise InputError("--data evaluates a CSV and --split-part a part of the model's own split; choose one")
+        if smiles_column is not None and data is None:
+            raise InputError("--smiles-column names a column of a --data CSV")
+        if data is not None and not data.is_file():
+            raise InputError(f"CSV file not found: {data}")
+        split_part = split_part or "test"
+        part = csv_part(data) if data is not None else split_part
         stl = None
         if stl_json is not None and stl_json.strip().lower() == "libmtl":
-            if split_part != "test":
-                raise InputError(f"Nash-MTL's STL numbers are test MAEs; evaluate the test part, not {split_part}")
+            if part != "test":
+                raise InputError(f"Nash-MTL's STL numbers are test MAEs of QM9's split; evaluate the test part, not {part}")
             stl = dict(LIBMTL_STL_MAE)
         elif stl_json is not None:
-            stl = read_stl_maes(stl_json, split_part)
+            stl = read_stl_maes(stl_json, part)
+        elif stl_dir is not None and data is not None and not (stl_dir / "metrics.json").is_file() and stl_dir.suffix != ".json":
+            # an STL model: evaluated on the same molecules as the model
+            stl_result = evaluate_csv(load_model(stl_dir), data, smiles_column=smiles_column)
+            stl = {r["key"]: r["mae"] for r in stl_result["targets"]}
         elif stl_dir is not None:
-            stl = read_stl_maes(stl_dir, split_part)
+            stl = read_stl_maes(stl_dir, part)
         trained = load_model(model)
         folder = model if model.is_dir() else model.parent
-        result = evaluate_model(trained, split_part, out or folder / f"eval-{split_part}", stl=stl)
+        if data is not None:
+            result = evaluate_csv(trained, data, out or folder / f"eval-{data.stem}", smiles_column=smiles_column, stl=stl)
+        else:
+            result = evaluate_model(trained, split_part, out or folder / f"eval-{split_part}", stl=stl)
         for r in result["targets"]:
             typer.echo(f"{r['key']:>8}: MAE {r['mae']:.4g} {r['unit']}" + (f"  ({r['ratio']:.2f} x chem. acc.)" if r["ratio"] is not None else ""))
         if "delta_m_percent" in result:
             typer.echo(f"Delta_m vs STL: {result['delta_m_percent']:+.2f} %")
-        typer.echo(f"written to {out or folder / f'eval-{split_part}'}")
+        if result.get("geometry"):
+            typer.echo(f"geometries: {result['geometry']}, not the labels' own method's: their difference is in these errors")
+        skipped = f" ({result['n_skipped']} molecules skipped: see predictions.csv)" if result.get("n_skipped") else ""
+        typer.echo(f"written to {out or folder / (f'eval-{data.stem}' if data is not None else f'eval-{split_part}')}{skipped}")
 
     @app.command("sweep-lambda", cls=_RegistryHelp)
     def sweep_cmd(

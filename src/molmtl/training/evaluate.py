@@ -271,5 +271,70 @@ def evaluate_model(model, part: str = "test", out_dir: str | Path | None = None,
     return result
 
 
+def csv_part(path: str | Path) -> str:
+    """The ``part`` an evaluation on a labelled CSV records (its resolved path): STL metrics
+    compare only with an evaluation on the same file."""
+    return f"data:{Path(path).resolve()}"
+
+
+def evaluate_csv(model, path: str | Path, out_dir: str | Path | None = None, *, smiles_column: str | None = None,
+                 stl: Mapping[str, float] | None = None, batch_size: int = 256) -> dict:
+    """Evaluate a :class:`TrainedModel` on a labelled CSV of SMILES (an external test set).
+
+    The CSV's label columns are matched to the model's targets by name (QM9 keys may carry a
+    unit in brackets, as in training CSVs; other columns are ignored); the targets without a
+    column are left out. Molecules the model cannot predict (elements it was not trained on, a
+    charge, a SMILES RDKit cannot read or embed) are skipped with their reasons in
+    ``predictions.csv`` and a warning; if none is left, InputError. 3D models see RDKit geometries
+    (ETKDG + MMFF, from :mod:`molmtl.data.geometries`' store), not the reference method's: for a
+    QM9 model that adds the difference between MMFF and B3LYP geometries to its error.
+
+    With ``out_dir``: ``metrics.json``, ``metrics.md``, ``parity.png`` and ``predictions.csv``
+    (labels and predictions in display units, units in the headers, an ``error`` column).
+    """
+    import csv
+
+    from molmtl.data.csv import read_csv
+    from molmtl.predict import predict_many
+
+    table = read_csv(path, smiles_column=smiles_column, tasks=model.keys, validate=False)
+    column = {t.key: j for j, t in enumerate(table.targets)}
+    cols = [j for j, k in enumerate(model.keys) if k in column]
+    if not cols:
+        raise InputError(f"{path} has no label column for any of the model's targets ({', '.join(model.keys)})")
+    targets = [model.targets[j] for j in cols]
+    labels = np.stack([table.y[:, column[model.keys[j]]] for j in cols], axis=1)
+    values, errors = predict_many(table.smiles, model, names=table.names, batch_size=batch_size)
+    ok = np.array([e is None for e in errors])
+    if not ok.any():
+        raise InputError(f"no molecule of {path} can be evaluated; the first: {errors[0]}")
+    skipped = int((~ok).sum())
+    if skipped:
+        first = next(e for e in errors if e is not None)
+        log.warning("%d of %d molecules of %s skipped (their reasons are in predictions.csv); the first: %s",
+                    skipped, len(ok), path, first)
+    y, p = labels[ok], values[ok][:, cols]
+    meta = {"part": csv_part(path), "data": str(Path(path).resolve()), "n_molecules": int(ok.sum()), "n_skipped": skipped,
+            "geometry": "RDKit ETKDG + MMFF from SMILES" if model.needs_geometry else None,
+            "encoder": model.config.encoder, "strategy": model.config.strategy, "weighting": model.config.weighting}
+    if out_dir is None:
+        result = {**meta, "targets": target_metrics(targets, y, p)}
+        if stl is not None:
+            result["delta_m_percent"], result["delta_m_per_task_percent"] = delta_m({r["key"]: r["mae"] for r in result["targets"]}, stl)
+        return result
+    result = write_evaluation(out_dir, targets, y, p, stl=stl, meta=meta)
+    units = [f" [{t.display_unit}]" if t.display_unit else "" for t in targets]
+    head = ["name", "smiles", *(f"{t.key}{u}" for t, u in zip(targets, units)),
+            *(f"{t.key} predicted{u}" for t, u in zip(targets, units)), "error"]
+    with atomic_path(Path(out_dir) / "predictions.csv") as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(head)
+        for i, (name, smi) in enumerate(zip(table.names, table.smiles)):
+            label = ["" if not np.isfinite(v) else f"{float(t.to_display(v)):.8g}" for t, v in zip(targets, labels[i])]
+            pred = ["" if errors[i] else f"{float(t.to_display(values[i, j])):.8g}" for t, j in zip(targets, cols)]
+            writer.writerow([name, smi, *label, *pred, errors[i] or ""])
+    return result
+
+
 __all__ = ["predict_dataset", "target_metrics", "delta_m", "read_stl_maes", "markdown_table", "parity_plot", "evaluate_model",
-           "write_evaluation", "write_task_covariance"]
+           "evaluate_csv", "csv_part", "write_evaluation", "write_task_covariance"]
