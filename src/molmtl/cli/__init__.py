@@ -1,7 +1,8 @@
 """The ``molmtl`` command line (Typer). CLI strings become library objects here and only here.
 
 Each sub-module defines ``register(app)``; errors meant for the user (``MolmtlError``) become
-one sentence on stderr and exit code 2, as do usage errors.
+one sentence on stderr and exit code 2, as do usage errors (an unknown option, a value of the
+wrong type), which name the command's ``--help``.
 """
 
 from __future__ import annotations
@@ -57,14 +58,30 @@ def _register_all() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns (and, called without ``argv``, exits with) the exit code.
 
-    Typer runs in standalone mode, so ``--help`` and usage errors (exit code 2) are its own.
+    Typer runs outside click's standalone mode, so that a usage error is one line here (click's
+    own report is a framed box with the usage above it); ``--help`` is click's.
     """
+    # typer (pinned) carries its own copy of click; these two are not re-exported at its top level
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError
+
     from molmtl.errors import MolmtlError
 
     _register_all()
     try:
-        app(args=argv, prog_name="molmtl")
-        code = 0
+        code = app(args=argv, prog_name="molmtl", standalone_mode=False)
+        code = code if isinstance(code, int) and not isinstance(code, bool) else 0
+    except NoArgsIsHelpError as exc:  # a bare group: its help, as click shows it (typer's prints it itself)
+        text = exc.ctx.get_help() if exc.ctx is not None else ""
+        if text:
+            typer.echo(text)
+        code = 2
+    except UsageError as exc:
+        where = f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+        typer.echo(f"error: {exc.format_message()}{where}", err=True)
+        code = 2
+    except typer.Abort:  # end of input at a prompt
+        typer.echo("error: interrupted; finished results are kept.", err=True)
+        code = 130
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except KeyboardInterrupt:
