@@ -31,6 +31,12 @@ def test_target_metrics_display_units_and_nan_mask():
     assert rows[0]["ratio"] == pytest.approx(100.0 / 43.0)
     assert rows[1]["n"] == 2 and rows[1]["mae"] == pytest.approx(0.5) and rows[1]["unit"] == "D"
     assert rows[1]["ratio"] == pytest.approx(5.0)
+    # RMSE in display units, R^2 = 1 - SSE/SST over the labelled molecules
+    assert rows[0]["rmse"] == pytest.approx(1000.0 * np.sqrt((0.01 + 0.04 + 0.0) / 3))
+    assert rows[0]["r2"] == pytest.approx(1.0 - 0.05 / 200.0)  # SST = 100 + 0 + 100 eV^2
+    assert rows[1]["rmse"] == pytest.approx(0.5) and rows[1]["r2"] == pytest.approx(1.0 - 0.5 / 2.0)
+    one = target_metrics([get_target("mu")], np.array([[1.0], [np.nan]]), np.array([[1.5], [0.0]]))[0]
+    assert one["n"] == 1 and one["r2"] is None and one["rmse"] == pytest.approx(0.5)
 
 
 def test_write_evaluation_files(tmp_path):

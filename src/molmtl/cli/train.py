@@ -348,7 +348,9 @@ def register(app: typer.Typer) -> None:
         else:
             result = evaluate_model(trained, split_part, out or folder / f"eval-{split_part}", stl=stl)
         for r in result["targets"]:
-            typer.echo(f"{r['key']:>8}: MAE {r['mae']:.4g} {r['unit']}" + (f"  ({r['ratio']:.2f} x chem. acc.)" if r["ratio"] is not None else ""))
+            r2 = f", R² {r['r2']:.4f}" if r.get("r2") is not None else ""
+            typer.echo(f"{r['key']:>8}: MAE {r['mae']:.4g} {r['unit']}, RMSE {r['rmse']:.4g} {r['unit']}{r2}"
+                       + (f"  ({r['ratio']:.2f} x chem. acc.)" if r["ratio"] is not None else ""))
         if "delta_m_percent" in result:
             typer.echo(f"Delta_m vs STL: {result['delta_m_percent']:+.2f} %")
         if result.get("geometry"):

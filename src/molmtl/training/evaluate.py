@@ -48,15 +48,22 @@ def predict_dataset(model, dataset, *, batch_size: int = 256, device: str | torc
 
 
 def target_metrics(targets: Sequence[Target], y_true: np.ndarray, y_pred: np.ndarray) -> list[dict]:
-    """One row per target: ``key``, ``unit`` (display), ``n`` labelled molecules, ``mae`` (display
-    units), ``chemical_accuracy`` (display units or None), ``ratio`` = MAE / chemical accuracy."""
+    """One row per target: ``key``, ``unit`` (display), ``n`` labelled molecules, ``mae`` and
+    ``rmse`` (display units), ``r2`` (coefficient of determination, 1 - SSE / SST; None with fewer
+    than two labels or constant labels), ``chemical_accuracy`` (display units or None), ``ratio`` =
+    MAE / chemical accuracy."""
     rows = []
     for j, t in enumerate(targets):
         ok = np.isfinite(y_true[:, j])
-        mae = float(np.abs(y_pred[ok, j] - y_true[ok, j]).mean()) if ok.any() else float("nan")
+        err = y_pred[ok, j] - y_true[ok, j]
+        mae = float(np.abs(err).mean()) if ok.any() else float("nan")
+        rmse = float(np.sqrt(np.mean(err**2))) if ok.any() else float("nan")
+        sst = float(np.sum((y_true[ok, j] - y_true[ok, j].mean()) ** 2)) if ok.sum() > 1 else 0.0
+        r2 = 1.0 - float(np.sum(err**2)) / sst if sst > 0 else None
         mae_d = float(t.to_display(mae))
         acc = None if t.chemical_accuracy is None else float(t.to_display(t.chemical_accuracy))
         rows.append({"key": t.key, "unit": t.display_unit, "n": int(ok.sum()), "mae": mae_d,
+                     "rmse": float(t.to_display(rmse)), "r2": r2,
                      "chemical_accuracy": acc, "ratio": None if acc is None else mae_d / acc})
     return rows
 
@@ -120,12 +127,13 @@ def _fmt(v) -> str:
 def markdown_table(rows: Sequence[dict], per_task_delta: Mapping[str, float] | None = None,
                    stl: Mapping[str, float] | None = None) -> str:
     """Markdown table of :func:`target_metrics` rows (units in the headers)."""
-    head = ["target", "unit", "n", "MAE [unit]", "chem. acc. [unit]", "MAE / chem. acc. [-]"]
+    head = ["target", "unit", "n", "MAE [unit]", "RMSE [unit]", "R² [-]", "chem. acc. [unit]", "MAE / chem. acc. [-]"]
     if stl is not None:
         head += ["STL MAE [unit]", "change vs STL [%]"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        cells = [r["key"], r["unit"], str(r["n"]), _fmt(r["mae"]), _fmt(r["chemical_accuracy"]), _fmt(r["ratio"])]
+        cells = [r["key"], r["unit"], str(r["n"]), _fmt(r["mae"]), _fmt(r.get("rmse")), _fmt(r.get("r2")),
+                 _fmt(r["chemical_accuracy"]), _fmt(r["ratio"])]
         if stl is not None:
             cells += [_fmt(stl.get(r["key"])), _fmt((per_task_delta or {}).get(r["key"]))]
         lines.append("| " + " | ".join(cells) + " |")
