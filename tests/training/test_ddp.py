@@ -43,23 +43,28 @@ def test_eval_shards_hold_each_molecule_once_and_the_same_number_of_batches():
     assert collate([shard[23]], graph=False, geometry=True).y.isnan().all()
 
 
-def test_lightning_lines_print_once_without_the_litlogger_tip(capsys):
-    import lightning  # noqa: F401  (gives the "lightning" logger its own console handler)
+@pytest.mark.parametrize("level", [logging.INFO, logging.WARNING])  # molmtl, molmtl -q
+def test_lightning_lines_print_once_without_the_litlogger_tip(capsys, level):
+    import lightning  # noqa: F401  (gives the "lightning" logger its own console handler, at INFO)
 
     root = logging.getLogger()
-    saved = list(root.handlers)  # an earlier CLI test's handler may write to a closed capture stream
+    saved, saved_level = list(root.handlers), root.level  # an earlier CLI test's handler may write to a closed capture stream
     handler = logging.StreamHandler(sys.stderr)
     root.handlers = [handler]
+    root.setLevel(level)
     try:
         route_lightning_logs()
         route_lightning_logs()  # idempotent
         rank_zero = logging.getLogger("lightning.pytorch.utilities.rank_zero")
         rank_zero.info("GPU available: False, used: False")
         rank_zero.info("Tip: try installing [litlogger](https://pypi.org/project/litlogger/)")
+        rank_zero.warning("a warning")
     finally:
         root.handlers = saved
+        root.setLevel(saved_level)
     err = capsys.readouterr().err
-    assert err.count("GPU available") == 1 and "litlogger" not in err
+    assert err.count("GPU available") == (1 if level == logging.INFO else 0) and "litlogger" not in err
+    assert err.count("a warning") == 1
 
 
 @pytest.mark.parametrize("extra", [[], ["--ema", "0.9"]])

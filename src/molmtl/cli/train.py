@@ -107,6 +107,11 @@ def _parse_task_weights(spec: str | None) -> dict[str, float] | None:
     return weights
 
 
+def _quantity(value: float, unit: str) -> str:
+    """``12.3 meV``; a user target without a unit is the number alone."""
+    return f"{value:.4g} {unit}" if unit else f"{value:.4g}"
+
+
 def _encoder_hp(encoder: str, hidden: int | None, layers: int | None, cutoff: float | None,
                 message: str | None = None) -> dict:
     from molmtl.models.registry import ENCODERS
@@ -301,7 +306,7 @@ def register(app: typer.Typer) -> None:
             return
         typer.echo(f"model written to {result.model_path}")
         for r in result.metrics.get("test", []):
-            typer.echo(f"  test MAE {r['key']:>8}: {r['mae']:.4g} {r['unit']}")
+            typer.echo(f"  test MAE {r['key']:>8}: {_quantity(r['mae'], r['unit'])}")
 
     @app.command("evaluate")
     def evaluate_cmd(
@@ -349,7 +354,7 @@ def register(app: typer.Typer) -> None:
             result = evaluate_model(trained, split_part, out or folder / f"eval-{split_part}", stl=stl)
         for r in result["targets"]:
             r2 = f", R² {r['r2']:.4f}" if r.get("r2") is not None else ""
-            typer.echo(f"{r['key']:>8}: MAE {r['mae']:.4g} {r['unit']}, RMSE {r['rmse']:.4g} {r['unit']}{r2}"
+            typer.echo(f"{r['key']:>8}: MAE {_quantity(r['mae'], r['unit'])}, RMSE {_quantity(r['rmse'], r['unit'])}{r2}"
                        + (f"  ({r['ratio']:.2f} x chem. acc.)" if r["ratio"] is not None else ""))
         if "delta_m_percent" in result:
             typer.echo(f"Delta_m vs STL: {result['delta_m_percent']:+.2f} %")

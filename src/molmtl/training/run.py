@@ -97,12 +97,17 @@ def route_lightning_logs() -> None:
 
     ``import lightning`` gives the ``lightning`` logger a console handler of its own; where the
     application has configured the root logger (``molmtl``'s CLI does), every Lightning line would
-    then print twice, once in each format. Without a root handler Lightning's own stays.
+    then print twice, once in each format. Without a root handler Lightning's own stays. Lightning
+    also sets its loggers to INFO, which would pass its INFO lines to the root handlers under
+    ``molmtl -q`` (root at WARNING); they follow the root logger's level instead.
     """
-    if logging.getLogger().handlers:
+    root = logging.getLogger()
+    if root.handlers:
         lightning_log = logging.getLogger("lightning")
         for handler in list(lightning_log.handlers):
             lightning_log.removeHandler(handler)
+        for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+            logging.getLogger(name).setLevel(root.level)
     rank_zero = logging.getLogger("lightning.pytorch.utilities.rank_zero")
     if _no_litlogger_tip not in rank_zero.filters:
         rank_zero.addFilter(_no_litlogger_tip)
