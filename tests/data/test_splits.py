@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from molmtl.data.splits import Split, make_split, random_split, scaffold_split
+from molmtl.data.splits import Split, make_split, random_split, scaffold_split, split_counts
 from molmtl.errors import InputError, NotFoundError
 
 
@@ -62,3 +62,24 @@ def test_scaffold_split_keeps_scaffolds_together():
             part_of.setdefault(murcko_scaffold(smiles[i]), set()).add(name)
     assert all(len(parts) == 1 for parts in part_of.values())
     assert s.id == scaffold_split(smiles, fractions=(0.5, 0.2)).id
+
+
+def test_split_sizes_as_fractions_or_counts(tmp_path):
+    assert make_split("random", 100, sizes=(0.5, 0.25)).sizes() == (50, 25, 25)
+    assert make_split("random:3", 100, sizes=(10, 5)).sizes() == (10, 5, 85)
+    assert make_split("random", 100, sizes=(0.7, 0.1)).sizes() == (70, 10, 20)  # no float rounding down to 69
+    assert make_split("random", 10, sizes=[0.8, 0.2]).sizes() == (8, 2, 0)
+    assert split_counts((0.0, 0.5), 7) == (0, 3)
+    # the standard rows, cut at other sizes: the same permutation, seed 42
+    np.testing.assert_array_equal(make_split("random", 130_831, sizes=(1000, 10)).train, random_split(130_831).train[:1000])
+    smiles = ["c1ccccc1C", "c1ccccc1O", "c1ccccc1N", "C1CCCCC1C", "C1CCCCC1O", "CCO", "CCN", "C1CC1C", "C1CC1O", "C1CC1N"]
+    s = make_split("scaffold", 10, smiles=smiles, sizes=(0.5, 0.2))
+    assert s.id == scaffold_split(smiles, (0.5, 0.2)).id
+    assert make_split("scaffold", 10, smiles=smiles, sizes=(5, 2)).id == s.id  # counts as fractions of 10
+    for bad, words in [((0.9, 0.2), "exceed 1"), ((100, 5), "more than the 100"), ((-1, 5), ">= 0"),
+                       ((0.8,), "two numbers"), ((float("nan"), 0.1), ">= 0"), ((True, 1), ">= 0")]:
+        with pytest.raises(InputError, match=words):
+            make_split("random", 100, sizes=bad)
+    random_split(100).save(tmp_path / "s.json")
+    with pytest.raises(InputError, match="not to the split file"):
+        make_split(str(tmp_path / "s.json"), 100, sizes=(0.8, 0.1))

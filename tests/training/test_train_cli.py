@@ -52,6 +52,11 @@ def test_train_help_lists_every_registry_name(capsys, monkeypatch):
     (["--task-weights", "HOMO=-1"], "finite numbers >= 0"),
     (["--device-data", "--trim-to", "-8"], "trim_to (--trim-to) must be"),
     (["--ema", "1"], "EMA decay must be"),
+    (["--split-sizes", "0.8,0.3,0.1"], "add up to 1"),
+    (["--split-sizes", "0.9,0.2"], "exceed 1"),
+    (["--split-sizes", "a,b"], "TRAIN,VAL[,TEST]"),
+    (["--split-sizes", "100,10,5"], "the test part is the rest"),
+    (["--split-sizes", "0.8"], "TRAIN,VAL[,TEST]"),
     (["--ema", "nan"], "EMA decay must be"),
 ])
 def test_train_bad_input_exits_2_with_one_line(tmp_path, capsys, args, words):
@@ -98,6 +103,12 @@ def test_csv_with_its_own_smiles_column_text_columns_and_task_names(tmp_path, ca
         assert err.startswith("error:") and len(err.splitlines()) == 1 and words in err, err
     assert main(["-q", "train", "--out", str(tmp_path / "q"), "--smiles-column", "Drug"]) == 2
     assert "QM9 runs have none" in capsys.readouterr().err
+    # chemprop-style split fractions: 36 molecules -> 21 / 7 / 8 (fractions round down; the test part is the rest)
+    assert main(["-q", "train", "--out", str(tmp_path / "f"), *args, "--tasks", "logS", "--smiles-column", "Drug",
+                 "--split-sizes", "0.6,0.2,0.2"]) == 0
+    split = json.loads((tmp_path / "f" / "split.json").read_text())
+    assert [len(split[k]) for k in ("train", "val", "test")] == [21, 7, 8]
+    assert json.loads((tmp_path / "f" / "config.json").read_text())["split_sizes"] == [0.6, 0.2]
     (tmp_path / "bare.csv").write_text("id,smiles\na,CCO\nb,CCN\n")
     for extra in ([], ["--tasks", "logS"]):
         assert main(["-q", "train", "--out", str(tmp_path / "b"), "--data", str(tmp_path / "bare.csv"), *extra]) == 2

@@ -107,6 +107,28 @@ def _parse_task_weights(spec: str | None) -> dict[str, float] | None:
     return weights
 
 
+def _parse_split_sizes(spec: str | None):
+    """``"0.8,0.1"``, ``"0.8,0.1,0.1"`` (fractions; three must add up to 1) or ``"1000,100"``
+    (counts; the test part is the rest) -> the (train, val) sizes of a TrainConfig."""
+    if spec is None:
+        return None
+    items = [v.strip() for v in spec.split(",") if v.strip()]
+    try:
+        values = [int(v) if v.lstrip("+").isdigit() else float(v) for v in items]
+    except ValueError:
+        raise InputError(f"--split-sizes takes TRAIN,VAL[,TEST] numbers (e.g. 0.8,0.1,0.1 or 1000,100), got {spec!r}") from None
+    if len(values) == 3 and any(isinstance(v, float) for v in values):
+        if abs(sum(values) - 1.0) > 1e-6:
+            raise InputError(f"--split-sizes fractions must add up to 1, got {spec!r}")
+        values = values[:2]
+    elif len(values) == 3:
+        raise InputError("--split-sizes with counts takes TRAIN,VAL (the test part is the rest), "
+                         f"or fractions TRAIN,VAL,TEST; got {spec!r}")
+    if len(values) != 2:
+        raise InputError(f"--split-sizes takes TRAIN,VAL[,TEST] numbers (e.g. 0.8,0.1,0.1 or 1000,100), got {spec!r}")
+    return tuple(float(v) for v in values) if any(isinstance(v, float) for v in values) else tuple(values)
+
+
 def _quantity(value: float, unit: str) -> str:
     """``12.3 meV``; a user target without a unit is the number alone."""
     return f"{value:.4g} {unit}" if unit else f"{value:.4g}"
@@ -149,7 +171,7 @@ def _encoder_hp(encoder: str, hidden: int | None, layers: int | None, cutoff: fl
 def build_config(*, protocol: str, encoder, strategy, tasks, weighting, epochs, data, split, max_molecules,
                  groups, lam, group_lasso, hidden, layers, cutoff, batch_size, lr, weight_decay, schedule, loss,
                  seed, accelerator, devices, precision, compile, early_stopping, message=None, smiles_column=None,
-                 task_weights=None, ema=None):
+                 task_weights=None, ema=None, split_sizes=None):
     """TrainConfig from CLI values (None = the protocol's value)."""
     from molmtl.training.protocols import PROTOCOLS, protocol_config
 
@@ -199,7 +221,9 @@ def build_config(*, protocol: str, encoder, strategy, tasks, weighting, epochs, 
         over["devices"] = int(over["devices"])
     if over.get("early_stopping") == 0:
         over["early_stopping"] = None
-    if "split" in over and "split_sizes" in base and base["split_sizes"] is not None:
+    if split_sizes is not None:
+        over["split_sizes"] = _parse_split_sizes(split_sizes)
+    elif "split" in over and "split_sizes" in base and base["split_sizes"] is not None:
         over.setdefault("split_sizes", base["split_sizes"] if over["split"].startswith("random") else None)
     return protocol_config(protocol, **over)
 
@@ -232,6 +256,7 @@ def register(app: typer.Typer) -> None:
         data: Path = typer.Option(None, help="A CSV of SMILES + target columns instead of QM9 (NaN = missing)."),
         smiles_column: str = typer.Option(None, help="The CSV's SMILES column (default: smiles, SMILES, Smiles, canonical_smiles or mol, whichever is there)."),
         split: str = typer.Option(None, help="random, random:SEED, scaffold, or a split .json (default: random)."),
+        split_sizes: str = typer.Option(None, help="Random or scaffold split sizes: fractions TRAIN,VAL[,TEST] (e.g. 0.8,0.1,0.1) or counts TRAIN,VAL (the test part is the rest); default: QM9's 110,000/10,000 (80/10/10 for smaller sets)."),
         max_molecules: int = typer.Option(None, help="Quick runs: first N training molecules (and N/5, at least 16, of validation and test)."),
         groups: Path = typer.Option(None, help="Task grouping file for --strategy clustered."),
         lam: float = typer.Option(None, "--lambda", help="Soft-sharing (and MRN) penalty strength."),
@@ -268,7 +293,7 @@ def register(app: typer.Typer) -> None:
         if resume:
             given = [n for n, v in dict(encoder=encoder, strategy=strategy, weighting=weighting, tasks=tasks, data=data,
                                         smiles_column=smiles_column, task_weights=task_weights,
-                                        split=split, max_molecules=max_molecules, groups=groups, lam=lam,
+                                        split=split, split_sizes=split_sizes, max_molecules=max_molecules, groups=groups, lam=lam,
                                         group_lasso=group_lasso, hidden=hidden, layers=layers, cutoff=cutoff,
                                         message=message, batch_size=batch_size, lr=lr, weight_decay=weight_decay, schedule=schedule,
                                         loss=loss, ema=ema, seed=seed, precision=precision, early_stopping=early_stopping,
@@ -293,7 +318,7 @@ def register(app: typer.Typer) -> None:
                                   weight_decay=weight_decay, schedule=schedule, loss=loss, seed=seed,
                                   accelerator=accelerator, devices=devices, precision=precision, compile=compile,
                                   early_stopping=early_stopping, message=message, smiles_column=smiles_column,
-                                  task_weights=task_weights, ema=ema)
+                                  task_weights=task_weights, ema=ema, split_sizes=split_sizes)
             if device_data or trim_to is not None or sort_window is not None:
                 if sort_window is None and trim_to:
                     sort_window = 16 * config.batch_size

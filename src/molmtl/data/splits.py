@@ -80,15 +80,17 @@ class Split:
             raise InputError(f"{path} is not a molmtl split file (JSON with n, train, val, test): {exc}") from None
 
 
-def random_split(n: int, sizes: tuple[int, int] = STANDARD_SIZES, seed: int = STANDARD_SEED) -> Split:
+def random_split(n: int, sizes: tuple[int, int] | None = None, seed: int = STANDARD_SEED) -> Split:
     """``numpy.random.RandomState(seed).permutation(n)`` cut into train, validation and the rest.
 
-    With the defaults on QM9's 130,831 molecules this is the standard 110,000 / 10,000 / 10,831 split.
-    Sizes larger than the dataset are scaled to 80/10/10 fractions.
+    Without ``sizes``, on QM9's 130,831 molecules this is the standard 110,000 / 10,000 / 10,831
+    split; a dataset too small for those sizes is cut 80/10/10. ``sizes`` are taken as given.
     """
-    n_train, n_val = sizes
-    if n_train + n_val >= n:
-        n_train, n_val = int(0.8 * n), int(0.1 * n)
+    if sizes is None:
+        sizes = STANDARD_SIZES if sum(STANDARD_SIZES) < n else (int(0.8 * n), int(0.1 * n))
+    n_train, n_val = (int(v) for v in sizes)
+    if n_train < 0 or n_val < 0 or n_train + n_val > n:
+        raise InputError(f"split sizes {n_train} + {n_val} do not fit {n} molecules")
     perm = np.random.RandomState(seed).permutation(n)
     return Split(f"random-{seed}", n, perm[:n_train], perm[n_train : n_train + n_val], perm[n_train + n_val :])
 
@@ -127,20 +129,61 @@ def scaffold_split(smiles: list[str], fractions: tuple[float, float] = (0.8, 0.1
     return Split("scaffold", n, sorted(train), sorted(val), sorted(test))
 
 
-def make_split(spec: str, n: int, smiles: list[str] | None = None) -> Split:
-    """Split from a CLI string: ``random`` (standard, seed 42), ``random:SEED``, ``scaffold``, or a file."""
+def are_fractions(sizes) -> bool:
+    """Split sizes are fractions when any of them is a float (``0.8, 0.1``), else counts (``1000, 100``)."""
+    return any(isinstance(v, float) for v in sizes)
+
+
+def check_sizes(sizes) -> tuple:
+    """``(train, val)`` sizes as given, checked: two fractions in [0, 1] with a sum of at most 1, or
+    two counts >= 0 (the test part is the rest). InputError otherwise."""
+    values = tuple(sizes)
+    if len(values) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) and v >= 0
+                                   for v in values):
+        raise InputError(f"split sizes are two numbers >= 0, training and validation (the test part is the rest); got {sizes!r}")
+    if are_fractions(values):
+        if sum(values) > 1.0 + 1e-9:
+            raise InputError(f"split fractions {values[0]:g} + {values[1]:g} exceed 1")
+        return tuple(float(v) for v in values)
+    return tuple(int(v) for v in values)
+
+
+def split_counts(sizes, n: int) -> tuple[int, int]:
+    """Training and validation counts of ``n`` molecules from :func:`check_sizes`' sizes (fractions
+    round down); InputError if counts leave no room in ``n``."""
+    sizes = check_sizes(sizes)
+    if are_fractions(sizes):
+        return int(sizes[0] * n + 1e-9), int(sizes[1] * n + 1e-9)
+    if sizes[0] + sizes[1] > n:
+        raise InputError(f"split sizes {sizes[0]} + {sizes[1]} are more than the {n} molecules there are")
+    return sizes
+
+
+def make_split(spec: str, n: int, smiles: list[str] | None = None, sizes=None) -> Split:
+    """Split from a CLI string: ``random`` (standard, seed 42), ``random:SEED``, ``scaffold``, or a file.
+
+    ``sizes`` (:func:`check_sizes`: two fractions or two counts, training and validation) applies
+    to random and scaffold splits; without it random splits take QM9's standard sizes (80/10/10
+    fractions for datasets smaller than them) and scaffold splits 80/10/10.
+    """
     text = spec.strip()
-    if text == "random" or text == "standard":
-        return random_split(n)
-    if text.startswith("random:"):
-        try:
-            return random_split(n, seed=int(text.split(":", 1)[1]))
-        except ValueError:
-            raise InputError(f"bad split {spec!r}: the seed after 'random:' must be an integer") from None
+    if text in ("random", "standard") or text.startswith("random:"):
+        seed = STANDARD_SEED
+        if text.startswith("random:"):
+            try:
+                seed = int(text.split(":", 1)[1])
+            except ValueError:
+                raise InputError(f"bad split {spec!r}: the seed after 'random:' must be an integer") from None
+        return random_split(n, None if sizes is None else split_counts(sizes, n), seed)
     if text == "scaffold":
         if smiles is None:
             raise InputError("a scaffold split needs SMILES for every molecule")
-        return scaffold_split(smiles)
+        if sizes is None:
+            return scaffold_split(smiles)
+        n_train, n_val = split_counts(sizes, n)
+        return scaffold_split(smiles, (n_train / max(n, 1), n_val / max(n, 1)))
+    if sizes is not None:
+        raise InputError(f"split sizes apply to random and scaffold splits, not to the split file {text}")
     if Path(text).suffix == ".json" or Path(text).exists():
         split = Split.load(text)
         if split.n != n:

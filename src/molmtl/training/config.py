@@ -58,7 +58,7 @@ class TrainConfig:
     data: str | None = None  # None = QM9, else a CSV path
     smiles_column: str | None = None  # the CSV's SMILES column (None: smiles, SMILES, ... whichever is there)
     split: str = "random"  # random | random:SEED | scaffold | FILE.json (molmtl.data.splits)
-    split_sizes: tuple[int, int] | None = None  # (train, val) for random splits; None = standard
+    split_sizes: tuple | None = None  # (train, val): fractions (0.8, 0.1) or counts, for random/scaffold splits; None = standard
     max_molecules: int | None = None  # cut every split part to its first N (quick runs)
     normalization: str = "element"  # element: per-element refs + standardize; zscore: mean/std only
     elements: tuple[int, ...] = (1, 6, 7, 8, 9)  # atomic numbers the model embeds (a CSV run adds its own)
@@ -91,7 +91,9 @@ class TrainConfig:
         object.__setattr__(self, "elements", tuple(sorted({int(z) for z in self.elements})))
         object.__setattr__(self, "accelerator", str(self.accelerator).strip().lower())  # Lightning's names are lower case
         if self.split_sizes is not None:
-            object.__setattr__(self, "split_sizes", tuple(int(v) for v in self.split_sizes))
+            from molmtl.data.splits import check_sizes
+
+            object.__setattr__(self, "split_sizes", check_sizes(self.split_sizes))
         self.validate()
 
     def validate(self) -> None:

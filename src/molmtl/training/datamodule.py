@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSamp
 
 from molmtl.chem.elements import symbols_text
 from molmtl.data.batching import MolDataset, collate, make_collate
-from molmtl.data.splits import Split, make_split, random_split
+from molmtl.data.splits import Split, make_split
 from molmtl.errors import InputError
 from molmtl.targets import Target, get_target
 from molmtl.units import ML_ELEMENTS, QM9_ELEMENTS
@@ -60,12 +60,8 @@ def cut_split(split: Split, max_molecules: int | None) -> Split:
     return split.head(max_molecules, n_eval, n_eval)
 
 
-def _qm9_split(config, n: int, smiles: list[str]) -> Split:
-    spec = config.split.strip()
-    if config.split_sizes is not None and (spec == "random" or spec.startswith("random:")):
-        seed = int(spec.split(":", 1)[1]) if ":" in spec else 42
-        return random_split(n, tuple(config.split_sizes), seed)
-    return make_split(spec, n, smiles=smiles if spec == "scaffold" else None)
+def _split(config, n: int, smiles: list[str]) -> Split:
+    return make_split(config.split, n, smiles=smiles, sizes=config.split_sizes)
 
 
 def load_training_data(config, *, graph: bool, geometry: bool) -> TrainingData:
@@ -87,7 +83,7 @@ def _qm9_data(config, *, graph: bool, geometry: bool) -> TrainingData:
 
     qm9 = load_qm9()
     targets = tuple(get_target(k) for k in config.tasks)
-    split = cut_split(_qm9_split(config, len(qm9), qm9.canonical_smiles), config.max_molecules)
+    split = cut_split(_split(config, len(qm9), qm9.canonical_smiles), config.max_molecules)
 
     parts = {name: qm9.subset(getattr(split, name)) for name in ("train", "val", "test")}
 
@@ -117,13 +113,7 @@ def _csv_data(config, *, graph: bool, geometry: bool) -> TrainingData:
         empty = config.tasks[int(np.flatnonzero(np.isnan(labels).all(axis=0))[0])]
         raise InputError(f"{config.data}: column {empty!r} has no labels")
     n = len(table.smiles)
-    spec = config.split.strip()
-    if config.split_sizes is not None and spec.startswith("random"):
-        seed = int(spec.split(":", 1)[1]) if ":" in spec else 42
-        split = random_split(n, tuple(config.split_sizes), seed)
-    else:
-        split = make_split(spec, n, smiles=table.smiles)
-    split = cut_split(split, config.max_molecules)
+    split = cut_split(_split(config, n, table.smiles), config.max_molecules)
     if len(split.train) == 0 or len(split.val) == 0:
         raise InputError(f"{config.data} has too few molecules ({n}) for training and validation parts")
     log.info("reading %d molecules from %s", n, config.data)
