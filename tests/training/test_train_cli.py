@@ -348,3 +348,21 @@ def _shipped() -> str:
     from molmtl.predict import SHIPPED_MODEL
 
     return str(SHIPPED_MODEL)
+
+
+def test_tasks_from_a_grouping_file(tmp_path, capsys):
+    """``--tasks FILE`` trains on every task of a grouping file, ``--tasks FILE:N`` on its N-th group."""
+    (tmp_path / "g.json").write_text(json.dumps([["U0", "U"], ["HOMO", "lumo"]]))
+    (tmp_path / "g.txt").write_text("U0 U  # energies\nhomo, lumo\n")
+    base = ["--encoder", "gcn", "--hidden", "8", "--layers", "1", "--max-molecules", "16", "--epochs", "1",
+            "--accelerator", "cpu", "--no-progress"]
+    for spec, expected in ((f"{tmp_path / 'g.json'}:2", ["homo", "lumo"]), (str(tmp_path / "g.txt"), ["U0", "U", "homo", "lumo"])):
+        run = tmp_path / expected[0]
+        assert main(["-q", "train", "--out", str(run), *base, "--tasks", spec]) == 0
+        assert json.loads((run / "config.json").read_text())["tasks"] == expected
+    capsys.readouterr()
+    for spec, words in ((f"{tmp_path / 'g.json'}:3", "has 2 groups, numbered from 1"),
+                        (str(tmp_path / "none.json"), "does not exist")):
+        assert main(["-q", "train", "--out", str(tmp_path / "bad"), *base, "--tasks", spec]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error:") and len(err.splitlines()) == 1 and words in err, err

@@ -37,12 +37,32 @@ class _RegistryHelp(typer.core.TyperCommand):
         return super().format_help(ctx, formatter)
 
 
+def _tasks_from_grouping(spec: str) -> str | None:
+    """``--tasks FILE`` (every task of a grouping file, in its order) or ``FILE:N`` (its N-th group,
+    from 1) as a comma-separated list; None when ``spec`` names no file."""
+    from molmtl.mtl.clustered import load_grouping
+
+    path, _, number = spec.strip().rpartition(":")
+    if not (path and number.isdigit()):
+        path, number = spec.strip(), ""
+    if not (Path(path).is_file() or Path(path).suffix.lower() in (".json", ".yaml", ".yml", ".txt")):
+        return None
+    groups = load_grouping(path)
+    if not number:
+        return ",".join(k for g in groups for k in g)
+    if not 1 <= int(number) <= len(groups):
+        raise InputError(f"--tasks {spec}: {path} has {len(groups)} groups, numbered from 1")
+    return ",".join(groups[int(number) - 1])
+
+
 def _parse_tasks(spec: str | None, data: Path | str | None = None, smiles_column: str | None = None):
-    """Target keys from ``--tasks``: QM9's keys, or with ``--data`` the CSV's own target columns."""
+    """Target keys from ``--tasks``: QM9's keys, or with ``--data`` the CSV's own target columns;
+    a grouping file gives its tasks (``FILE``) or one group's (``FILE:N``)."""
     from molmtl.targets import get_target, parse_targets
 
     if spec is None:
         return None
+    spec = _tasks_from_grouping(spec) or spec
     if data is None or spec.strip().lower() == "libmtl":
         try:
             return parse_targets(spec)
@@ -251,7 +271,7 @@ def register(app: typer.Typer) -> None:
         strategy: str = typer.Option(None, help=strat_help),
         weighting: str = typer.Option(None, help=weight_help),
         task_weights: str = typer.Option(None, help="Static loss weight per task, KEY=WEIGHT pairs (e.g. U0=0.25,homo=2; others 1), applied before the weighting/aggregation."),
-        tasks: str = typer.Option(None, help="all, libmtl, or keys such as U0,homo,gap (default: protocol's; a CSV's columns)."),
+        tasks: str = typer.Option(None, help="all, libmtl, keys such as U0,homo,gap, or a grouping file (FILE: all its tasks; FILE:N: its N-th group) (default: protocol's; a CSV's columns)."),
         epochs: int = typer.Option(None, help="Training epochs (default: 100; libmtl 300)."),
         data: Path = typer.Option(None, help="A CSV of SMILES + target columns instead of QM9 (NaN = missing)."),
         smiles_column: str = typer.Option(None, help="The CSV's SMILES column (default: smiles, SMILES, Smiles, canonical_smiles or mol, whichever is there)."),
