@@ -322,8 +322,8 @@ class MolDataModule(L.LightningDataModule):
         elif world > 1:  # evaluation under DDP: each molecule once (Lightning keeps this sampler)
             ds = EvalShard(ds, -(-len(ds) // world) * world)
             sampler = DistributedSampler(ds, num_replicas=world, rank=self.trainer.global_rank, shuffle=False)
-        return DataLoader(ds, batch_size=self.batch_size, sampler=sampler, generator=gen, collate_fn=self.collate_fn, num_workers=self.num_workers,
-                          persistent_workers=self.num_workers > 0)
+        return DataLoader(ds, batch_size=self.batch_size, sampler=sampler, generator=gen, collate_fn=self.collate_fn,
+                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
 
     def transfer_batch_to_device(self, batch, device, dataloader_idx):
         return batch.to(device)  # MolBatch moves its tensors and its PyG graph
