@@ -203,13 +203,13 @@ def _add_qm9(result: Prediction, model, qm9) -> None:
 
 def _split_part(model, qm9, row: int) -> str | None:
     """``train``/``val``/``test``/``none``: where QM9 row ``row`` was in the model's split (None if unknown)."""
-    from molmtl.training.datamodule import _qm9_split, cut_split
+    from molmtl.training.datamodule import run_split
 
     config = model.config
     if config.data is not None:  # trained on a user's CSV
         return None
     try:
-        split = cut_split(_qm9_split(config, len(qm9), qm9.canonical_smiles), config.max_molecules)
+        split = run_split(config, len(qm9), qm9.canonical_smiles)
     except InputError:  # e.g. a split file that is no longer there
         return None
     stored = (model.info.get("split") or {}).get("id")

@@ -60,8 +60,10 @@ def cut_split(split: Split, max_molecules: int | None) -> Split:
     return split.head(max_molecules, n_eval, n_eval)
 
 
-def _split(config, n: int, smiles: list[str]) -> Split:
-    return make_split(config.split, n, smiles=smiles, sizes=config.split_sizes)
+def run_split(config, n: int, smiles: list[str]) -> Split:
+    """The split a run of ``config`` uses on ``n`` molecules (its spec and sizes, then cut to
+    ``max_molecules``): for training, evaluation and telling where a molecule was."""
+    return cut_split(make_split(config.split, n, smiles=smiles, sizes=config.split_sizes), config.max_molecules)
 
 
 def load_training_data(config, *, graph: bool, geometry: bool) -> TrainingData:
@@ -83,7 +85,7 @@ def _qm9_data(config, *, graph: bool, geometry: bool) -> TrainingData:
 
     qm9 = load_qm9()
     targets = tuple(get_target(k) for k in config.tasks)
-    split = cut_split(_split(config, len(qm9), qm9.canonical_smiles), config.max_molecules)
+    split = run_split(config, len(qm9), qm9.canonical_smiles)
 
     parts = {name: qm9.subset(getattr(split, name)) for name in ("train", "val", "test")}
 
@@ -113,7 +115,7 @@ def _csv_data(config, *, graph: bool, geometry: bool) -> TrainingData:
         empty = config.tasks[int(np.flatnonzero(np.isnan(labels).all(axis=0))[0])]
         raise InputError(f"{config.data}: column {empty!r} has no labels")
     n = len(table.smiles)
-    split = cut_split(_split(config, n, table.smiles), config.max_molecules)
+    split = run_split(config, n, table.smiles)
     if len(split.train) == 0 or len(split.val) == 0:
         raise InputError(f"{config.data} has too few molecules ({n}) for training and validation parts")
     log.info("reading %d molecules from %s", n, config.data)
@@ -338,4 +340,4 @@ class MolDataModule(L.LightningDataModule):
         return self._loader(self.data.test, False)
 
 
-__all__ = ["TrainingData", "MolDataModule", "PaddedLoader", "EpochRandomSampler", "EvalShard", "load_training_data", "fit_scaler", "cut_split"]
+__all__ = ["TrainingData", "MolDataModule", "PaddedLoader", "EpochRandomSampler", "EvalShard", "load_training_data", "fit_scaler", "cut_split", "run_split"]
