@@ -68,6 +68,11 @@ def test_logged_val_loss_is_the_training_loss_on_validation(tmp_path, loss, devi
     logged = _logged_val_losses(tmp_path)
     assert len(logged) == 1
     np.testing.assert_allclose(logged[0], result.metrics["val_loss"], rtol=1e-4)
+    # per-task validation MAE: display units, the unit in the column name, the model file's numbers
+    with open(next((tmp_path / "logs").glob("version_*/metrics.csv"))) as f:
+        row = [r for r in csv.DictReader(f) if r.get("val_loss")][-1]
+    for r in result.metrics["val"]:
+        assert float(row[f"val_mae/{r['key']} [{r['unit']}]"]) == pytest.approx(r["mae"], rel=1e-4)
 
 
 def test_compile_uses_painns_own_static_compile():

@@ -113,7 +113,7 @@ class MTLModule(L.LightningModule):
     validation loss, MSE or L1 as ``config.loss``, in normalized units: every task counts the
     same, whatever its unit, unless ``config.task_weights`` weights the mean as the training
     losses; it selects the best checkpoint),
-    ``val_mae/<key>`` (registry units), and the balancer's weights.
+    ``val_mae/<key> [<unit>]`` (display units: meV for energies), and the balancer's weights.
     """
 
     def __init__(self, config: TrainConfig, strategy, balancer, scaler, steps_per_epoch: int):
@@ -122,6 +122,9 @@ class MTLModule(L.LightningModule):
         self.config, self.steps_per_epoch = config, max(int(steps_per_epoch), 1)
         self.strategy, self.balancer, self.scaler = strategy, balancer, scaler
         self.tasks = tuple(strategy.tasks)
+        # validation MAE per task in display units, the unit in the logged name (CSV and TensorBoard)
+        self._mae_logs = [(f"val_mae/{t.key} [{t.display_unit}]" if t.display_unit else f"val_mae/{t.key}",
+                           float(t.display_scale)) for t in scaler.targets]
         # static task weights multiply the per-task losses before the balancer sees them
         weights = torch.tensor([config.weight_of(k) for k in self.tasks], dtype=torch.float32)
         self.register_buffer("task_weights", weights, persistent=False)
@@ -224,8 +227,8 @@ class MTLModule(L.LightningModule):
         # already equal on every process (the sums above span all of them); a max over processes
         # keeps them exactly and tells Lightning that checkpoints and early stopping see all molecules
         self.log("val_loss", val_loss.float(), prog_bar=True, sync_dist=True, reduce_fx="max")
-        for key, m in zip(self.tasks, mae):
-            self.log(f"val_mae/{key}", m.float(), sync_dist=True, reduce_fx="max")
+        for (name, scale), m in zip(self._mae_logs, mae):
+            self.log(name, (m * scale).float(), sync_dist=True, reduce_fx="max")
         if self.config.schedule == "plateau" and not self.trainer.sanity_checking:
             self.lr_schedulers().step(val_loss.item())
 
