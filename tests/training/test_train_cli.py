@@ -185,7 +185,7 @@ def test_sweep_lambda(tmp_path, capsys):
     out = tmp_path / "sweep"
     assert main(["sweep-lambda", "--out", str(out), "--lambdas", "0.01,1", "--epochs", "1", *TINY]) == 0
     lines = (out / "sweep.csv").read_text().splitlines()
-    assert lines[0] == "lambda,val_loss,U0,homo" and len(lines) == 3
+    assert lines[0] == "lambda [-],total val l1 [-],U0 val l1 [-],homo val l1 [-]" and len(lines) == 3
     assert float(lines[1].split(",")[0]) == 0.01
     assert (out / "sweep.png").is_file() and "| lambda [-] |" in (out / "sweep.md").read_text()
     # run again with one more lambda: the finished runs are kept (same files, same rows), one is new

@@ -78,7 +78,8 @@ def _sweep_point(cfg: TrainConfig, folder: Path, *, progress: bool, overwrite: b
 
 def write_sweep(out: Path, rows: list[dict], tasks: Sequence[str], loss: str) -> None:
     unit = "normalized MSE [-]" if loss == "mse" else "normalized L1 [-]"
-    header = ["lambda", "val_loss", *tasks]
+    kind = "mse" if loss == "mse" else "l1"  # normalized validation losses are dimensionless
+    header = ["lambda [-]", f"total val {kind} [-]", *(f"{k} val {kind} [-]" for k in tasks)]
     with atomic_path(out / "sweep.csv") as tmp, open(tmp, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(header)
