@@ -70,6 +70,7 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0, help="initialization and shuffling seed (the split stays)")
     p.add_argument("--loss", default="mse", choices=("mse", "l1"), help="per-task loss on normalized targets")
     p.add_argument("--ema", type=float, default=0.0, help="EMA decay of the weights for every method (0: off)")
+    p.add_argument("--schedule", default="cosine", choices=("cosine", "plateau"), help="learning-rate schedule")
     p.add_argument("--only", default=None, help="comma-separated method names")
     p.add_argument("--work", default="/tmp/bench_strategies", help="run folders and results.json")
     p.add_argument("--results", default=None, help="write the Markdown table here")
@@ -88,7 +89,7 @@ def main(argv=None) -> int:
         cfg = TrainConfig(tasks=TARGET_KEYS, encoder=args.encoder, encoder_hp=hp, strategy=strategy, strategy_hp=shp,
                           weighting=weighting, task_weights=task_weights[0] if task_weights else {}, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                           max_molecules=args.n_train, accelerator="cpu", devices=1, early_stopping=None,
-                          seed=args.seed, loss=args.loss, ema=args.ema)
+                          seed=args.seed, loss=args.loss, ema=args.ema, schedule=args.schedule)
         t0 = time.perf_counter()
         try:
             r = train(cfg, work / name.replace(" ", "_").replace("(", "").replace(")", ""), progress=False,
@@ -118,7 +119,7 @@ def markdown(results: dict, args, command: str) -> str:
         f"Budget: {args.n_train} training / {max(args.n_train // 5, 16)} validation / {max(args.n_train // 5, 16)} test "
         f"molecules (first rows of each part of the standard RandomState(42) split), all 19 targets, encoder "
         f"{args.encoder} (width {args.hidden}, {args.layers} layers), {args.epochs} epochs, batch {args.batch_size}, "
-        f"AdamW lr {args.lr} with warm-up + cosine, {args.loss} loss, "
+        f"AdamW lr {args.lr} with {'warm-up + cosine' if args.schedule == 'cosine' else 'plateau'} schedule, {args.loss} loss, "
         f"{f'EMA of the weights (decay {args.ema:g}), ' if args.ema else ''}seed {args.seed}, {args.threads} CPU thread(s) on "
         f"{platform.processor() or platform.machine()} shared with other jobs (times are indicative only).\n",
         "Per-target test MAE in display units (energies in meV); Delta_m = mean over targets of "
