@@ -54,12 +54,14 @@ def test_ema_run_validates_checkpoints_and_saves_the_average(tmp_path):
         == pytest.approx(result.metrics["val_loss"], rel=1e-4)
 
 
-@pytest.mark.parametrize("ema, device_data", [(0.9, False), (0.9, True), (0.0, False)])
-def test_a_resumed_run_ends_where_the_uninterrupted_run_ends(tmp_path, ema, device_data):
+@pytest.mark.parametrize("ema, device_data, schedule", [(0.9, False, "cosine"), (0.9, True, "cosine"),
+                                                       (0.0, False, "cosine"), (0.9, True, "plateau")])
+def test_a_resumed_run_ends_where_the_uninterrupted_run_ends(tmp_path, ema, device_data, schedule):
     # the weights (and their average) after epoch 3 are the same whether the run stopped after
     # epoch 1 and resumed or not: the average and its update count are restored, and every epoch
     # shuffles by its own number (before, a resumed run replayed epoch 1's order)
-    cfg = tiny_config(ema=ema, epochs=3, max_molecules=16, batch_size=8, lr=3e-3, device_data=device_data)
+    cfg = tiny_config(ema=ema, epochs=3, max_molecules=16, batch_size=8, lr=3e-3, device_data=device_data,
+                      schedule=schedule)
     whole = train(cfg, tmp_path / "whole", progress=False)
     first = train(cfg, tmp_path / "parts", progress=False, time_limit=1e-3)  # stops after epoch 1
     assert first.metrics["epochs"] == 1
@@ -71,3 +73,17 @@ def test_a_resumed_run_ends_where_the_uninterrupted_run_ends(tmp_path, ema, devi
             torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose([r["mae"] for r in whole.metrics["test"]], [r["mae"] for r in parts.metrics["test"]],
                                rtol=1e-5)
+
+
+def test_plateau_schedule_cuts_the_learning_rate_when_validation_stalls(tmp_path):
+    # a learning rate too small to move the validation loss by the scheduler's threshold (1e-4
+    # relative): the second epoch stalls, and with patience 0 it halves the rate
+    train(tiny_config(schedule="plateau", plateau_patience=0, plateau_factor=0.5, lr=1e-7, epochs=2, ema=0.9,
+                      max_molecules=16, batch_size=8), tmp_path, progress=False)
+    last = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert last["optimizer_states"][0]["param_groups"][0]["lr"] == pytest.approx(0.5e-7, rel=1e-9, abs=0)
+    # the first epoch sets the best loss and cuts nothing
+    train(tiny_config(schedule="plateau", plateau_patience=0, plateau_factor=0.5, lr=1e-7, epochs=1, ema=0.9,
+                      max_molecules=16, batch_size=8), tmp_path / "one", progress=False)
+    last = torch.load(tmp_path / "one" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert last["optimizer_states"][0]["param_groups"][0]["lr"] == pytest.approx(1e-7, rel=1e-9, abs=0)

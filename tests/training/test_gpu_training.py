@@ -20,8 +20,9 @@ def _monitored(ckpt: dict) -> float:
 
 
 def test_gpu_recipe_with_ema_stops_resumes_and_saves_the_average(tmp_path):
+    # the runbook's call 3: a constant (plateau) learning rate with the moving average
     cfg = tiny_config(accelerator="gpu", devices=1, precision="bf16-mixed", compile=True, device_data=True, ema=0.9,
-                      loss="l1", epochs=3, max_molecules=64, batch_size=16)
+                      schedule="plateau", loss="l1", epochs=3, max_molecules=64, batch_size=16)
     first = train(cfg, tmp_path, progress=False, time_limit=1e-3)  # over budget after epoch 1
     assert first.metrics["epochs"] == 1
     result = train(cfg, tmp_path, resume=True, progress=False)
