@@ -7,16 +7,9 @@ import torch
 
 from molmtl.training.run import train
 
-from trainhelp import tiny_config
+from trainhelp import monitored_loss, tiny_config
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
-
-
-def _monitored(ckpt: dict) -> float:
-    scores = [float(v["best_model_score"]) for k, v in ckpt["callbacks"].items()
-              if k.startswith("ModelCheckpoint") and v.get("best_model_score") is not None]
-    assert len(scores) == 1
-    return scores[0]
 
 
 def test_gpu_recipe_with_ema_stops_resumes_and_saves_the_average(tmp_path):
@@ -32,4 +25,4 @@ def test_gpu_recipe_with_ema_stops_resumes_and_saves_the_average(tmp_path):
     assert "current_model_state" in last and "averaging_state" in last
     # the validation loss that chose the best epoch is the stored model's (bf16 on the GPU against
     # float32 on the CPU afterwards: agreement to a few parts in a thousand)
-    assert _monitored(best) == pytest.approx(result.metrics["val_loss"], rel=5e-3)
+    assert monitored_loss(best) == pytest.approx(result.metrics["val_loss"], rel=5e-3)
