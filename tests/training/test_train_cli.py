@@ -57,6 +57,8 @@ def test_train_help_lists_every_registry_name(capsys, monkeypatch):
     (["--split-sizes", "a,b"], "TRAIN,VAL[,TEST]"),
     (["--split-sizes", "100,10,5"], "the test part is the rest"),
     (["--split-sizes", "0.8"], "TRAIN,VAL[,TEST]"),
+    (["--schedule", "plateau", "--plateau-factor", "1.5"], "between 0 and 1"),
+    (["--schedule", "plateau", "--plateau-patience", "-1"], "plateau patience"),
     (["--ema", "nan"], "EMA decay must be"),
 ])
 def test_train_bad_input_exits_2_with_one_line(tmp_path, capsys, args, words):
@@ -366,3 +368,12 @@ def test_tasks_from_a_grouping_file(tmp_path, capsys):
         assert main(["-q", "train", "--out", str(tmp_path / "bad"), *base, "--tasks", spec]) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith("error:") and len(err.splitlines()) == 1 and words in err, err
+
+
+def test_plateau_options_reach_the_run_config(tmp_path):
+    run = tmp_path / "run"
+    assert main(["-q", "train", "--out", str(run), "--encoder", "gcn", "--hidden", "8", "--layers", "1",
+                 "--max-molecules", "16", "--epochs", "1", "--accelerator", "cpu", "--no-progress", "--tasks", "U0",
+                 "--schedule", "plateau", "--plateau-factor", "0.5", "--plateau-patience", "2", "--ema", "0.99"]) == 0
+    cfg = json.loads((run / "config.json").read_text())
+    assert (cfg["schedule"], cfg["plateau_factor"], cfg["plateau_patience"], cfg["ema"]) == ("plateau", 0.5, 2, 0.99)

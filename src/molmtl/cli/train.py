@@ -191,7 +191,7 @@ def _encoder_hp(encoder: str, hidden: int | None, layers: int | None, cutoff: fl
 def build_config(*, protocol: str, encoder, strategy, tasks, weighting, epochs, data, split, max_molecules,
                  groups, lam, group_lasso, hidden, layers, cutoff, batch_size, lr, weight_decay, schedule, loss,
                  seed, accelerator, devices, precision, compile, early_stopping, message=None, smiles_column=None,
-                 task_weights=None, ema=None, split_sizes=None):
+                 task_weights=None, ema=None, split_sizes=None, plateau_factor=None, plateau_patience=None):
     """TrainConfig from CLI values (None = the protocol's value)."""
     from molmtl.training.protocols import PROTOCOLS, protocol_config
 
@@ -235,7 +235,8 @@ def build_config(*, protocol: str, encoder, strategy, tasks, weighting, epochs, 
                   max_molecules=max_molecules, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                   schedule=schedule, loss=loss, seed=seed, accelerator=accelerator, devices=devices,
                   precision=precision, compile=compile or None, early_stopping=early_stopping,
-                  smiles_column=smiles_column, task_weights=_parse_task_weights(task_weights), ema=ema)
+                  smiles_column=smiles_column, task_weights=_parse_task_weights(task_weights), ema=ema,
+                  plateau_factor=plateau_factor, plateau_patience=plateau_patience)
     over.update({k: v for k, v in values.items() if v is not None})
     if "devices" in over and str(over["devices"]).isdigit():
         over["devices"] = int(over["devices"])
@@ -288,7 +289,9 @@ def register(app: typer.Typer) -> None:
         batch_size: int = typer.Option(None, help="Molecules per batch (default: 64)."),
         lr: float = typer.Option(None, help="Peak learning rate (default: 5e-4)."),
         weight_decay: float = typer.Option(None, help="AdamW weight decay (default: 0)."),
-        schedule: str = typer.Option(None, help="LR schedule: cosine (warm-up + cosine) or plateau."),
+        schedule: str = typer.Option(None, help="LR schedule: cosine (warm-up + cosine) or plateau (constant, cut on validation stalls)."),
+        plateau_factor: float = typer.Option(None, help="Plateau schedule: LR multiplier on a stall (default: 0.7)."),
+        plateau_patience: int = typer.Option(None, help="Plateau schedule: epochs without improvement before a cut (default: 5)."),
         loss: str = typer.Option(None, help="Per-task loss on normalized targets: mse or l1 (default: l1; libmtl: mse)."),
         early_stopping: int = typer.Option(None, help="Patience in epochs (0: off; default: 30)."),
         ema: float = typer.Option(None, help="Decay of an exponential moving average of the weights (e.g. 0.999; 0: off, the default): validation, checkpoints and the model file use the average."),
@@ -316,6 +319,7 @@ def register(app: typer.Typer) -> None:
                                         split=split, split_sizes=split_sizes, max_molecules=max_molecules, groups=groups, lam=lam,
                                         group_lasso=group_lasso, hidden=hidden, layers=layers, cutoff=cutoff,
                                         message=message, batch_size=batch_size, lr=lr, weight_decay=weight_decay, schedule=schedule,
+                                        plateau_factor=plateau_factor, plateau_patience=plateau_patience,
                                         loss=loss, ema=ema, seed=seed, precision=precision, early_stopping=early_stopping,
                                         protocol=None if protocol == "standard" else protocol,
                                         compile=compile or None, device_data=device_data or None, trim_to=trim_to,
@@ -338,7 +342,8 @@ def register(app: typer.Typer) -> None:
                                   weight_decay=weight_decay, schedule=schedule, loss=loss, seed=seed,
                                   accelerator=accelerator, devices=devices, precision=precision, compile=compile,
                                   early_stopping=early_stopping, message=message, smiles_column=smiles_column,
-                                  task_weights=task_weights, ema=ema, split_sizes=split_sizes)
+                                  task_weights=task_weights, ema=ema, split_sizes=split_sizes,
+                                  plateau_factor=plateau_factor, plateau_patience=plateau_patience)
             if device_data or trim_to is not None or sort_window is not None:
                 if sort_window is None and trim_to:
                     sort_window = 16 * config.batch_size

@@ -123,6 +123,11 @@ class TrainConfig:
             raise InputError(f"unknown loss {self.loss!r}; use mse or l1")
         if self.schedule not in ("cosine", "plateau"):
             raise InputError(f"unknown LR schedule {self.schedule!r}; use cosine or plateau")
+        if isinstance(self.plateau_factor, bool) or not isinstance(self.plateau_factor, (int, float)) \
+                or not 0 < self.plateau_factor < 1:
+            raise InputError(f"plateau factor (the LR multiplier on a stall) must be between 0 and 1, got {self.plateau_factor!r}")
+        if isinstance(self.plateau_patience, bool) or not isinstance(self.plateau_patience, int) or self.plateau_patience < 0:
+            raise InputError(f"plateau patience must be a whole number of epochs >= 0, got {self.plateau_patience!r}")
         if self.normalization not in ("element", "zscore"):
             raise InputError(f"unknown normalization {self.normalization!r}; use element or zscore")
         # bf16-true would cast the scaler's float64 references (and the float32 heads) to bf16
