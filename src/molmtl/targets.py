@@ -124,6 +124,12 @@ def resolve_target(key: str) -> Target:
         return custom_target(key)
 
 
+def column_header(name: str, unit: str) -> str:
+    """``("homo", "meV")`` -> ``"homo [meV]"``; no unit (a user's dimensionless target) -> the name
+    alone. The inverse of :func:`parse_column_header`."""
+    return f"{name} [{unit}]" if unit else name
+
+
 def parse_column_header(header: str) -> tuple[str, str | None]:
     """``"homo [meV]"`` -> ``("homo", "meV")``; ``"homo"`` -> ``("homo", None)``."""
     text = header.strip()

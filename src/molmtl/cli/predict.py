@@ -69,6 +69,7 @@ def _predict_csv(source: Path, trained, model_path: str, out: Path | None, smile
     from molmtl.data.csv import read_csv
     from molmtl.errors import InputError
     from molmtl.predict import predict_many
+    from molmtl.targets import column_header
 
     table = read_csv(source, smiles_column=smiles_column, target_columns=[], validate=False)
     t0 = time.perf_counter()
@@ -76,7 +77,7 @@ def _predict_csv(source: Path, trained, model_path: str, out: Path | None, smile
     elapsed = time.perf_counter() - t0
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    units = [f"{t.key} [{t.display_unit}]" if t.display_unit else t.key for t in trained.targets]
+    units = [column_header(t.key, t.display_unit) for t in trained.targets]
     writer.writerow(["name", "smiles", *units, "error"])
     for name, smi, row, err in zip(table.names, table.smiles, values, errors):
         cells = ["" if err else f"{float(t.to_display(v)):.8g}" for t, v in zip(trained.targets, row)]

@@ -23,7 +23,7 @@ import torch
 
 from molmtl.data.cache import atomic_path
 from molmtl.errors import InputError, NotFoundError
-from molmtl.targets import Target
+from molmtl.targets import Target, column_header
 
 log = logging.getLogger(__name__)
 
@@ -173,18 +173,24 @@ def parity_plot(path: str | Path, targets: Sequence[Target], y_true: np.ndarray,
     return path
 
 
+def evaluation_result(targets: Sequence[Target], y_true: np.ndarray, y_pred: np.ndarray, *,
+                      stl: Mapping[str, float] | None = None, meta: Mapping | None = None) -> dict:
+    """The metrics dict of an evaluation: ``meta``, ``targets`` (:func:`target_metrics` rows) and,
+    with STL MAEs, ``delta_m_percent`` and ``delta_m_per_task_percent``."""
+    rows = target_metrics(targets, y_true, y_pred)
+    result = {**(meta or {}), "targets": rows}
+    if stl is not None:
+        result["delta_m_percent"], result["delta_m_per_task_percent"] = delta_m({r["key"]: r["mae"] for r in rows}, stl)
+    return result
+
+
 def write_evaluation(out_dir: str | Path, targets: Sequence[Target], y_true: np.ndarray, y_pred: np.ndarray, *,
                      stl: Mapping[str, float] | None = None, meta: Mapping | None = None) -> dict:
     """Write ``metrics.json``, ``metrics.md`` and ``parity.png`` to ``out_dir``; return the metrics dict."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    rows = target_metrics(targets, y_true, y_pred)
-    result = {**(meta or {}), "targets": rows}
-    per = None
-    if stl is not None:
-        dm, per = delta_m({r["key"]: r["mae"] for r in rows}, stl)
-        result["delta_m_percent"] = dm
-        result["delta_m_per_task_percent"] = per
+    result = evaluation_result(targets, y_true, y_pred, stl=stl, meta=meta)
+    rows, per = result["targets"], result.get("delta_m_per_task_percent")
     md = markdown_table(rows, per, stl)
     if stl is not None:
         md += f"\nDelta_m vs STL: {result['delta_m_percent']:+.2f} % over {len(per)} tasks (lower is better)\n"
@@ -269,11 +275,7 @@ def evaluate_model(model, part: str = "test", out_dir: str | Path | None = None,
     meta = {"part": part, "n_molecules": len(dataset), "split": data.split.name, "split_id": data.split.id,
             "encoder": model.config.encoder, "strategy": model.config.strategy, "weighting": model.config.weighting}
     if out_dir is None:
-        rows = target_metrics(model.targets, y, p)
-        result = {**meta, "targets": rows}
-        if stl is not None:
-            result["delta_m_percent"], result["delta_m_per_task_percent"] = delta_m({r["key"]: r["mae"] for r in rows}, stl)
-        return result
+        return evaluation_result(model.targets, y, p, stl=stl, meta=meta)
     result = write_evaluation(out_dir, model.targets, y, p, stl=stl, meta=meta)
     write_task_covariance(model.strategy, out_dir)  # MRN models: their learned task relations
     return result
@@ -326,14 +328,10 @@ def evaluate_csv(model, path: str | Path, out_dir: str | Path | None = None, *, 
             "geometry": "RDKit ETKDG + MMFF from SMILES" if model.needs_geometry else None,
             "encoder": model.config.encoder, "strategy": model.config.strategy, "weighting": model.config.weighting}
     if out_dir is None:
-        result = {**meta, "targets": target_metrics(targets, y, p)}
-        if stl is not None:
-            result["delta_m_percent"], result["delta_m_per_task_percent"] = delta_m({r["key"]: r["mae"] for r in result["targets"]}, stl)
-        return result
+        return evaluation_result(targets, y, p, stl=stl, meta=meta)
     result = write_evaluation(out_dir, targets, y, p, stl=stl, meta=meta)
-    units = [f" [{t.display_unit}]" if t.display_unit else "" for t in targets]
-    head = ["name", "smiles", *(f"{t.key}{u}" for t, u in zip(targets, units)),
-            *(f"{t.key} predicted{u}" for t, u in zip(targets, units)), "error"]
+    head = ["name", "smiles", *(column_header(t.key, t.display_unit) for t in targets),
+            *(column_header(f"{t.key} predicted", t.display_unit) for t in targets), "error"]
     with atomic_path(Path(out_dir) / "predictions.csv") as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(head)
@@ -345,4 +343,4 @@ def evaluate_csv(model, path: str | Path, out_dir: str | Path | None = None, *, 
 
 
 __all__ = ["predict_dataset", "target_metrics", "delta_m", "read_stl_maes", "markdown_table", "parity_plot", "evaluate_model",
-           "evaluate_csv", "csv_part", "write_evaluation", "write_task_covariance"]
+           "evaluate_csv", "csv_part", "evaluation_result", "write_evaluation", "write_task_covariance"]

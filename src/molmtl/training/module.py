@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from molmtl.mtl.base import masked_task_losses
+from molmtl.targets import column_header
 from molmtl.training.config import TrainConfig, lr_factor
 
 
@@ -123,8 +124,8 @@ class MTLModule(L.LightningModule):
         self.strategy, self.balancer, self.scaler = strategy, balancer, scaler
         self.tasks = tuple(strategy.tasks)
         # validation MAE per task in display units, the unit in the logged name (CSV and TensorBoard)
-        self._mae_logs = [(f"val_mae/{t.key} [{t.display_unit}]" if t.display_unit else f"val_mae/{t.key}",
-                           float(t.display_scale)) for t in scaler.targets]
+        self._mae_logs = [(column_header(f"val_mae/{t.key}", t.display_unit), float(t.display_scale))
+                          for t in scaler.targets]
         # static task weights multiply the per-task losses before the balancer sees them
         weights = torch.tensor([config.weight_of(k) for k in self.tasks], dtype=torch.float32)
         self.register_buffer("task_weights", weights, persistent=False)
