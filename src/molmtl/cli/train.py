@@ -398,10 +398,11 @@ def register(app: typer.Typer) -> None:
             stl = read_stl_maes(stl_dir, part)
         trained = load_model(model)
         folder = model if model.is_dir() else model.parent
+        out = out or folder / f"eval-{data.stem if data is not None else split_part}"
         if data is not None:
-            result = evaluate_csv(trained, data, out or folder / f"eval-{data.stem}", smiles_column=smiles_column, stl=stl)
+            result = evaluate_csv(trained, data, out, smiles_column=smiles_column, stl=stl)
         else:
-            result = evaluate_model(trained, split_part, out or folder / f"eval-{split_part}", stl=stl)
+            result = evaluate_model(trained, split_part, out, stl=stl)
         for r in result["targets"]:
             r2 = f", R² {r['r2']:.4f}" if r.get("r2") is not None else ""
             typer.echo(f"{r['key']:>8}: MAE {_quantity(r['mae'], r['unit'])}, RMSE {_quantity(r['rmse'], r['unit'])}{r2}"
@@ -411,7 +412,7 @@ def register(app: typer.Typer) -> None:
         if result.get("geometry"):
             typer.echo(f"geometries: {result['geometry']}, not the labels' own method's: their difference is in these errors")
         skipped = f" ({result['n_skipped']} molecules skipped: see predictions.csv)" if result.get("n_skipped") else ""
-        typer.echo(f"written to {out or folder / (f'eval-{data.stem}' if data is not None else f'eval-{split_part}')}{skipped}")
+        typer.echo(f"written to {out}{skipped}")
 
     @app.command("sweep-lambda", cls=_RegistryHelp)
     def sweep_cmd(
