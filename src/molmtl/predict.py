@@ -203,7 +203,7 @@ def _add_qm9(result: Prediction, model, qm9) -> None:
 
 def _split_part(model, qm9, row: int) -> str | None:
     """``train``/``val``/``test``/``none``: where QM9 row ``row`` was in the model's split (None if unknown)."""
-    from molmtl.training.datamodule import run_split
+    from molmtl.training.config import run_split
 
     config = model.config
     if config.data is not None:  # trained on a user's CSV

@@ -15,6 +15,7 @@ from typing import Any
 
 from molmtl.chem.elements import symbols_text
 from molmtl.chem.features import atom_feature_dim
+from molmtl.data.splits import Split, check_sizes, make_split
 from molmtl.errors import InputError
 from molmtl.targets import TARGET_KEYS
 from molmtl.units import ML_ELEMENTS
@@ -91,8 +92,6 @@ class TrainConfig:
         object.__setattr__(self, "elements", tuple(sorted({int(z) for z in self.elements})))
         object.__setattr__(self, "accelerator", str(self.accelerator).strip().lower())  # Lightning's names are lower case
         if self.split_sizes is not None:
-            from molmtl.data.splits import check_sizes
-
             object.__setattr__(self, "split_sizes", check_sizes(self.split_sizes))
         self.validate()
 
@@ -239,4 +238,20 @@ def encoder_class(config: TrainConfig):
     return ENCODERS[key]
 
 
-__all__ = ["TrainConfig", "lr_factor", "build_strategy", "build_balancer", "encoder_class"]
+
+
+def cut_split(split: Split, max_molecules: int | None) -> Split:
+    """First ``max_molecules`` training rows, and a fifth of that (at least 16) of validation and test."""
+    if max_molecules is None:
+        return split
+    n_eval = max(max_molecules // 5, 16)
+    return split.head(max_molecules, n_eval, n_eval)
+
+
+def run_split(config, n: int, smiles: list[str]) -> Split:
+    """The split a run of ``config`` uses on ``n`` molecules (its spec and sizes, then cut to
+    ``max_molecules``): for training, evaluation and telling where a molecule was."""
+    return cut_split(make_split(config.split, n, smiles=smiles, sizes=config.split_sizes), config.max_molecules)
+
+
+__all__ = ["TrainConfig", "lr_factor", "build_strategy", "build_balancer", "encoder_class", "cut_split", "run_split"]

@@ -18,9 +18,10 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSamp
 
 from molmtl.chem.elements import symbols_text
 from molmtl.data.batching import MolDataset, collate, make_collate
-from molmtl.data.splits import Split, make_split
+from molmtl.data.splits import Split
 from molmtl.errors import InputError
 from molmtl.targets import Target, get_target
+from molmtl.training.config import cut_split, run_split
 from molmtl.units import ML_ELEMENTS, QM9_ELEMENTS
 
 log = logging.getLogger(__name__)
@@ -50,20 +51,6 @@ class TrainingData:
     source: str
     qm9_parts: dict | None = None
     elements: tuple[int, ...] = tuple(sorted(QM9_ELEMENTS))
-
-
-def cut_split(split: Split, max_molecules: int | None) -> Split:
-    """First ``max_molecules`` training rows, and a fifth of that (at least 16) of validation and test."""
-    if max_molecules is None:
-        return split
-    n_eval = max(max_molecules // 5, 16)
-    return split.head(max_molecules, n_eval, n_eval)
-
-
-def run_split(config, n: int, smiles: list[str]) -> Split:
-    """The split a run of ``config`` uses on ``n`` molecules (its spec and sizes, then cut to
-    ``max_molecules``): for training, evaluation and telling where a molecule was."""
-    return cut_split(make_split(config.split, n, smiles=smiles, sizes=config.split_sizes), config.max_molecules)
 
 
 def load_training_data(config, *, graph: bool, geometry: bool) -> TrainingData:
