@@ -137,3 +137,14 @@ def test_prediction_imports_neither_lightning_nor_torch_geometric(qm9):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "HEAVY []" in out.stdout, out.stdout[-300:]
+
+
+def test_evaluating_the_shipped_model_writes_to_the_working_directory(tmp_path, monkeypatch):
+    # without --out, a run's evaluation goes beside its model; the shipped model's folder is inside
+    # the installed package, so its evaluation goes to ./eval-MODELNAME-PART instead
+    (tmp_path / "ext.csv").write_text("smiles,gap [eV]\nCCO,8.5\nCC(=O)O,7.0\n")
+    monkeypatch.chdir(tmp_path)
+    before = sorted(p.name for p in SHIPPED_MODEL.parent.iterdir())
+    assert main(["-q", "evaluate", str(SHIPPED_MODEL), "--data", "ext.csv"]) == 0
+    assert (tmp_path / "eval-qm9-painn-hard-19-ext" / "metrics.json").is_file()
+    assert sorted(p.name for p in SHIPPED_MODEL.parent.iterdir()) == before

@@ -149,6 +149,17 @@ def _parse_split_sizes(spec: str | None):
     return tuple(float(v) for v in values) if any(isinstance(v, float) for v in values) else tuple(values)
 
 
+def _default_eval_dir(model: Path, what: str) -> Path:
+    """``eval-WHAT`` beside a run's model; in the working directory for a model shipped inside
+    the installed package (whose folder may be read-only, and is no place for results)."""
+    import molmtl
+
+    folder = model if model.is_dir() else model.parent
+    if folder.resolve().is_relative_to(Path(molmtl.__file__).resolve().parent):
+        return Path.cwd() / f"eval-{model.stem}-{what}"
+    return folder / f"eval-{what}"
+
+
 def _quantity(value: float, unit: str) -> str:
     """``12.3 meV``; a user target without a unit is the number alone."""
     return f"{value:.4g} {unit}" if unit else f"{value:.4g}"
@@ -364,7 +375,7 @@ def register(app: typer.Typer) -> None:
         split_part: str = typer.Option(None, help="Which part of the model's split: train, val or test (default: test)."),
         data: Path = typer.Option(None, help="Evaluate on a labelled CSV instead (an external test set): SMILES + columns named as the model's targets (QM9 keys may carry a unit, e.g. 'gap [eV]')."),
         smiles_column: str = typer.Option(None, help="With --data: the CSV's SMILES column (default: smiles, SMILES, ...)."),
-        out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: MODEL's folder/eval-PART, or eval-CSVNAME)."),
+        out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: MODEL's folder/eval-PART, or eval-CSVNAME; for a model shipped inside the package, ./eval-MODELNAME-PART)."),
         stl_dir: Path = typer.Option(None, help="An STL run (folder with model.pt or metrics.json) for Delta_m; with --data its model is evaluated on the same CSV."),
         stl_json: str = typer.Option(None, help="JSON of STL MAEs {key: MAE in display units}, or 'libmtl' for Nash-MTL's."),
     ) -> None:
@@ -397,8 +408,7 @@ def register(app: typer.Typer) -> None:
         elif stl_dir is not None:
             stl = read_stl_maes(stl_dir, part)
         trained = load_model(model)
-        folder = model if model.is_dir() else model.parent
-        out = out or folder / f"eval-{data.stem if data is not None else split_part}"
+        out = out or _default_eval_dir(model, data.stem if data is not None else split_part)
         if data is not None:
             result = evaluate_csv(trained, data, out, smiles_column=smiles_column, stl=stl)
         else:
