@@ -12,6 +12,7 @@ trained on QM9's standard split on one H100 (``BENCHMARKS.md``, "QM9 on one H100
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,8 @@ from molmtl.chem.molecule import Molecule
 from molmtl.errors import InputError
 from molmtl.targets import TARGET_KEYS, Target
 from molmtl.units import QM9_ELEMENTS
+
+log = logging.getLogger(__name__)
 
 #: The model ``molmtl predict`` uses unless given another.
 SHIPPED_MODEL = Path(__file__).parent / "weights" / "qm9-painn-hard-19.pt"
@@ -237,9 +240,10 @@ def predict_many(smiles: list[str], model, *, names: list[str] | None = None,
         ``errors[i]`` gives the one-sentence reason; None where the prediction is there).
         3D models embed each SMILES once, through :mod:`molmtl.data.geometries`' store.
     """
+    from molmtl.chem.embed import FALLBACK_NOTE
     from molmtl.chem.parse import from_smiles
     from molmtl.data.batching import MolDataset
-    from molmtl.data.geometries import embedded_molecules
+    from molmtl.data.geometries import embed_smiles
     from molmtl.errors import MolmtlError
     from molmtl.training.evaluate import predict_dataset
 
@@ -255,17 +259,14 @@ def predict_many(smiles: list[str], model, *, names: list[str] | None = None,
             errors[i] = str(exc)
     if model.needs_geometry and mols:
         rows = list(mols)
-        try:
-            embedded = embedded_molecules([smiles[i] for i in rows], [names[i] for i in rows])
-        except MolmtlError:  # one molecule RDKit cannot embed: go one by one to find it
-            embedded = []
-            for i in rows:
-                try:
-                    embedded += embedded_molecules([smiles[i]], [names[i]])
-                except MolmtlError as exc:
-                    errors[i] = str(exc)
-                    embedded.append(None)
-        mols = {i: m for i, m in zip(rows, embedded) if m is not None}
+        embedded = embed_smiles([smiles[i] for i in rows], [names[i] for i in rows])
+        for i, error in zip(rows, embedded.errors):
+            errors[i] = error
+        mols = {i: m for i, m in zip(rows, embedded.molecules) if m is not None}
+        fallback = [m.name for m in mols.values() if FALLBACK_NOTE in m.warnings]
+        if fallback:
+            log.warning("%d of %d molecules got a fallback 3D geometry (ETKDG rejected them; expect larger errors "
+                        "for them), e.g. %s", len(fallback), len(smiles), fallback[0])
     values = np.full((len(smiles), len(model.targets)), np.nan)
     if mols:
         rows = list(mols)

@@ -5,7 +5,8 @@ import pytest
 
 from molmtl.chem.parse import from_smiles
 from molmtl.data import geometries
-from molmtl.data.geometries import embedded_molecules
+from molmtl.chem.embed import EMBED_SEED, FALLBACK_NOTE
+from molmtl.data.geometries import embed_smiles, embedded_molecules
 from molmtl.errors import InputError
 
 
@@ -28,13 +29,67 @@ def test_embedded_geometries_are_stored_and_read_back_unchanged(tmp_path, monkey
     assert again[3].name == "c1ccccc1O" and again[3].source == "smiles" and again[3].charge == 0
 
 
-def test_a_bad_smiles_keeps_the_geometries_embedded_before_it(tmp_path, monkeypatch):
-    store = tmp_path / "geo.sqlite"
-    monkeypatch.setattr(geometries, "BATCH", 2)
-    with pytest.raises(InputError):
-        embedded_molecules(["CCO", "CCN", "CCC", "C1CC", "CCF"], store=store)
+def _stored(store, table="geometry"):
     import sqlite3
 
     with sqlite3.connect(store) as con:
-        stored = sorted(k.split("\n")[1] for (k,) in con.execute("SELECT key FROM geometry"))
-    assert stored == ["CCC", "CCN", "CCO"]
+        return sorted(k.split("\n")[1] for (k,) in con.execute(f"SELECT key FROM {table}"))
+
+
+def test_a_bad_smiles_is_reported_per_molecule_and_not_tried_again(tmp_path, monkeypatch):
+    store = tmp_path / "geo.sqlite"
+    monkeypatch.setattr(geometries, "BATCH", 2)
+    smiles = ["CCO", "CCN", "CCC", "C1CC", "CCF"]
+    result = embed_smiles(smiles, store=store)
+    assert [m is None for m in result.molecules] == [False, False, False, True, False]
+    assert result.errors[3].startswith("'C1CC' is not a valid SMILES") and result.errors.count(None) == 4
+    assert _stored(store) == ["CCC", "CCF", "CCN", "CCO"] and _stored(store, "note") == ["C1CC"]
+
+    def no_embedding(*args, **kwargs):
+        raise AssertionError("tried again")
+
+    monkeypatch.setattr("molmtl.chem.parse.from_smiles", no_embedding)
+    with pytest.raises(InputError, match="C1CC"):  # all or nothing: the stored reason
+        embedded_molecules(smiles, store=store)
+    assert embed_smiles(["C1CC"], store=store).errors == result.errors[3:4]
+
+
+def test_an_interrupted_embedding_keeps_the_geometries_made_before_it(tmp_path, monkeypatch):
+    store = tmp_path / "geo.sqlite"
+    monkeypatch.setattr(geometries, "BATCH", 2)
+    real, calls = from_smiles, []
+
+    def interrupted(smiles, **kwargs):
+        calls.append(smiles)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return real(smiles, **kwargs)
+
+    monkeypatch.setattr("molmtl.chem.parse.from_smiles", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        embed_smiles(["CCO", "CCN", "CCC", "CCF", "CCCl"], store=store)
+    assert _stored(store) == ["CCC", "CCN", "CCO"]
+
+
+def test_a_strained_cage_etkdg_rejects_gets_a_fallback_geometry_and_says_so(tmp_path):
+    # QM9 41303: ETKDG v3 fails its tetrahedral-centre check on every attempt, with or without
+    # random coordinates; the heavy-atom fallback embeds it
+    from rdkit import Chem
+    from rdkit.Chem import AllChem
+
+    smiles = "C1C2OC34COC3C2C14"
+    plain = Chem.AddHs(Chem.MolFromSmiles(smiles))
+    params = AllChem.ETKDGv3()
+    params.randomSeed, params.useRandomCoords = EMBED_SEED, True
+    assert AllChem.EmbedMolecule(plain, params) != 0
+    store = tmp_path / "geo.sqlite"
+    mol = embedded_molecules([smiles], store=store)[0]
+    assert FALLBACK_NOTE in mol.warnings
+    rdmol = Chem.AddHs(Chem.MolFromSmiles(smiles))
+    d = np.linalg.norm(mol.positions[:, None] - mol.positions[None], axis=-1)
+    bonds = np.array([(b.GetBeginAtomIdx(), b.GetEndAtomIdx()) for b in rdmol.GetBonds()])
+    assert np.all((d[bonds[:, 0], bonds[:, 1]] > 0.9) & (d[bonds[:, 0], bonds[:, 1]] < 1.7))  # MMFF-relaxed bonds
+    d[bonds[:, 0], bonds[:, 1]] = d[bonds[:, 1], bonds[:, 0]] = np.inf
+    assert d[~np.eye(len(d), dtype=bool)].min() > 1.4  # no atoms on top of each other
+    again = embedded_molecules([smiles], store=store)[0]  # read back: the same geometry, the warning kept
+    assert np.array_equal(again.positions, mol.positions) and again.warnings == mol.warnings

@@ -178,6 +178,27 @@ def test_csv_with_chlorine_and_bromine_grows_the_element_tables(tmp_path):
         train(cfg.replace(data=str(tmp_path / "na.csv"), tasks=("logS",)), tmp_path / "na", progress=False)
 
 
+def test_csv_molecules_rdkit_cannot_embed_are_left_out_not_the_run(tmp_path, caplog):
+    # a 3D encoder on a user's CSV: one strained cage no embedding attempt places (it stopped the
+    # whole run before), one that only the heavy-atom fallback places, the rest ordinary
+    unembeddable, cage = "N#CC1OC23CC(C2)C13", "C1C2OC34COC3C2C14"
+    smiles = [unembeddable, cage, *["C" * k + "O" for k in range(1, 9)], *["C" * k + "N" for k in range(1, 9)]]
+    lines = ["smiles,logS"] + [f"{smi},{i / 10:.2f}" for i, smi in enumerate(smiles)]
+    (tmp_path / "m.csv").write_text("\n".join(lines) + "\n")
+    cfg = tiny_config(data=str(tmp_path / "m.csv"), tasks=("logS",), max_molecules=None, split_sizes=(0.8, 0.1))
+    with caplog.at_level("WARNING"):
+        data = load_training_data(cfg, graph=False, geometry=True)
+    assert "1 of 18 molecules of" in caplog.text and unembeddable in caplog.text
+    parts = (data.train, data.val, data.test)
+    assert sum(len(p) for p in parts) == 17 and sum(len(s) for s in (data.split.train, data.split.val, data.split.test)) == 18
+    labels = np.concatenate([p.y[:, 0] for p in parts])  # row i has label i / 10: the cage is in, row 0 is out
+    assert 0.1 in labels and 0.0 not in labels
+    for part, rows in zip(parts, (data.split.train, data.split.val, data.split.test)):  # labels follow their molecules
+        kept = [r for r in rows if smiles[r] != unembeddable]
+        assert np.allclose(part.y[:, 0], [r / 10 for r in kept])
+    assert np.isfinite(train(cfg, tmp_path / "run", progress=False).metrics["val"][0]["mae"])
+
+
 def test_config_elements_are_checked():
     from molmtl.errors import InputError
 

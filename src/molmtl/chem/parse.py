@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from molmtl.chem.embed import embed_rdkit, rdkit_positions
+from molmtl.chem.embed import FALLBACK_NOTE, FALLBACK_PROP, embed_rdkit, rdkit_positions
 from molmtl.chem.molecule import Molecule
 from molmtl.chem.rdkit_util import canonical_smiles, mol_from_smiles, quiet_rdkit
 from molmtl.errors import InputError, NotFoundError
@@ -36,21 +36,25 @@ def molecule_from_rdkit(rdmol, *, name: str | None, source: str, embed: bool) ->
 
     charge, mult = _total_charge_and_multiplicity(rdmol)
     smiles = canonical_smiles(rdmol)
+    warnings = []
     if rdmol.GetNumConformers() and rdmol.GetConformer().Is3D():
         full = Chem.AddHs(rdmol, addCoords=True)
         positions = rdkit_positions(full)
     elif embed:
         full = embed_rdkit(rdmol)
         positions = rdkit_positions(full)
+        if full.HasProp(FALLBACK_PROP):
+            warnings.append(FALLBACK_NOTE)
     else:
         full = Chem.AddHs(rdmol)
         positions = None
     z = np.array([a.GetAtomicNum() for a in full.GetAtoms()])
     isotopes = sorted({f"{a.GetIsotope()}{a.GetSymbol()}" for a in full.GetAtoms() if a.GetIsotope()})
-    warnings = (f"isotope labels ({', '.join(isotopes)}) are ignored: masses, frequencies and rotational "
-                "constants use the most abundant isotopes",) if isotopes else ()
+    if isotopes:
+        warnings.append(f"isotope labels ({', '.join(isotopes)}) are ignored: masses, frequencies and rotational "
+                        "constants use the most abundant isotopes")
     return Molecule(z, positions, smiles=smiles, charge=charge, multiplicity=mult, name=name or smiles, source=source,
-                    warnings=warnings)
+                    warnings=tuple(warnings))
 
 
 def from_smiles(smiles: str, *, embed: bool = True, name: str | None = None) -> Molecule:

@@ -4,7 +4,11 @@ A CSV run with a 3D encoder needs a geometry per molecule, and training, resumin
 every lambda of a sweep would embed them all again (milliseconds to tens of milliseconds each).
 :func:`embedded_molecules` embeds only the SMILES the store lacks, commits as it goes (an
 interrupted run keeps what it finished) and logs its progress. Entries are keyed by the SMILES
-as given, the embedding seed and the RDKit version, so another RDKit embeds afresh.
+as given, the embedding recipe (seed, fallback version) and the RDKit version, so another RDKit
+embeds afresh. A SMILES that cannot be embedded (about 1 QM9 molecule in 200 even with
+:mod:`molmtl.chem.embed`'s fallback; each failure costs seconds of attempts) is stored with its
+reason and not tried again; a molecule's warnings (a fallback geometry) are stored with it.
+:func:`embed_smiles` reports failures per molecule; :func:`embedded_molecules` raises the first.
 
 The store is ``geometries.sqlite`` in molmtl's cache directory (WAL journal).
 """
@@ -16,57 +20,82 @@ import sqlite3
 import time
 from collections.abc import Sequence
 from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from molmtl.chem.molecule import Molecule
 from molmtl.data.cache import cache_dir
+from molmtl.errors import InputError, MolmtlError
 
 log = logging.getLogger(__name__)
 
 #: Commit (and log progress) after this many new embeddings.
 BATCH = 200
 
-_SCHEMA = """CREATE TABLE IF NOT EXISTS geometry (
+_SCHEMA = ("""CREATE TABLE IF NOT EXISTS geometry (
     key TEXT PRIMARY KEY, smiles TEXT NOT NULL, z BLOB NOT NULL, pos BLOB NOT NULL,
-    charge INTEGER NOT NULL, multiplicity INTEGER NOT NULL)"""
+    charge INTEGER NOT NULL, multiplicity INTEGER NOT NULL)""",
+           # kind: 'failure' (no geometry row; text = the reason) or 'warnings' (text = the Molecule's, one per line)
+           "CREATE TABLE IF NOT EXISTS note (key TEXT PRIMARY KEY, kind TEXT NOT NULL, text TEXT NOT NULL)")
 
 
 def _variant() -> str:
     import rdkit
 
-    from molmtl.chem.embed import EMBED_SEED
+    from molmtl.chem.embed import EMBED_SEED, FALLBACK_VERSION
 
-    return f"etkdg3+mmff seed={EMBED_SEED} rdkit={rdkit.__version__}"
+    return f"etkdg3+mmff fallback={FALLBACK_VERSION} seed={EMBED_SEED} rdkit={rdkit.__version__}"
 
 
 def _connect(path: Path) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
     con = sqlite3.connect(path, timeout=60)
     con.execute("PRAGMA journal_mode=WAL")
-    con.execute(_SCHEMA)
+    for statement in _SCHEMA:
+        con.execute(statement)
     return con
 
 
-def _insert(con: sqlite3.Connection, rows: list) -> None:
-    if rows:
+def _insert(con: sqlite3.Connection, rows: list, notes: list) -> None:
+    if rows or notes:
         with con:
             con.executemany("INSERT OR REPLACE INTO geometry VALUES (?, ?, ?, ?, ?, ?)", rows)
+            con.executemany("INSERT OR REPLACE INTO note VALUES (?, ?, ?)", notes)
         rows.clear()
+        notes.clear()
 
 
-def embedded_molecules(smiles: Sequence[str], names: Sequence[str] | None = None, *,
-                       store: str | Path | None = None) -> list[Molecule]:
+def _select(con: sqlite3.Connection, table: str, columns: str, keys: list[str]) -> dict[str, tuple]:
+    found = {}
+    for start in range(0, len(keys), 500):  # SQLite's limit on bound parameters
+        chunk = keys[start:start + 500]
+        rows = con.execute(f"SELECT key, {columns} FROM {table} WHERE key IN ({','.join('?' * len(chunk))})", chunk)
+        found.update((r[0], r[1:]) for r in rows)
+    return found
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """What :func:`embed_smiles` made of each SMILES: a Molecule, or None and the reason."""
+
+    molecules: list[Molecule | None]
+    errors: list[str | None]
+
+
+def embed_smiles(smiles: Sequence[str], names: Sequence[str] | None = None, *,
+                 store: str | Path | None = None) -> Embedded:
     """:func:`molmtl.chem.parse.from_smiles` with ``embed=True`` for each SMILES, through the store.
 
     Args:
-        smiles: the SMILES strings (InputError, naming the first bad one, as ``from_smiles`` does).
+        smiles: the SMILES strings.
         names: a label per molecule (default: the SMILES).
         store: the SQLite file (default: ``geometries.sqlite`` in molmtl's cache directory).
 
     Returns:
-        one Molecule per SMILES, in order, with its 3D geometry (Angstrom).
+        per SMILES, in order, the Molecule with its 3D geometry (Angstrom), or None and the
+        one-sentence reason it has none (a SMILES RDKit cannot read or embed).
     """
     from molmtl.chem.parse import from_smiles
 
@@ -74,15 +103,11 @@ def embedded_molecules(smiles: Sequence[str], names: Sequence[str] | None = None
     path = Path(store) if store is not None else cache_dir() / "geometries.sqlite"
     variant = _variant()
     keys = [f"{variant}\n{s.strip()}" for s in smiles]
-    found: dict[str, tuple] = {}
     with closing(_connect(path)) as con:
         wanted = sorted(set(keys))
-        for start in range(0, len(wanted), 500):  # SQLite's limit on bound parameters
-            chunk = wanted[start:start + 500]
-            rows = con.execute(f"SELECT key, smiles, z, pos, charge, multiplicity FROM geometry WHERE key IN "
-                               f"({','.join('?' * len(chunk))})", chunk)
-            found.update((r[0], r[1:]) for r in rows)
-        missing, seen = [], set(found)
+        found = _select(con, "geometry", "smiles, z, pos, charge, multiplicity", wanted)
+        notes = _select(con, "note", "kind, text", wanted)
+        missing, seen = [], set(found) | {k for k, (kind, _) in notes.items() if kind == "failure"}
         for i, k in enumerate(keys):
             if k not in seen:
                 missing.append(i)
@@ -90,27 +115,52 @@ def embedded_molecules(smiles: Sequence[str], names: Sequence[str] | None = None
         if missing:
             log.info("embedding %d of %d molecules in 3D (RDKit ETKDG + MMFF; stored in %s for next time)",
                      len(missing), len(keys), path)
-        t0, pending = time.monotonic(), []
+        t0, pending, pending_notes = time.monotonic(), [], []
         try:
             for done, i in enumerate(missing, 1):
-                mol = from_smiles(smiles[i], embed=True)
-                row = (keys[i], mol.smiles, mol.atomic_numbers.astype(np.int64).tobytes(),
-                       np.asarray(mol.positions, dtype=np.float64).tobytes(), int(mol.charge), int(mol.multiplicity))
-                pending.append(row)
-                found[keys[i]] = row[1:]
-                if len(pending) >= BATCH or done == len(missing):
-                    _insert(con, pending)
+                try:
+                    mol = from_smiles(smiles[i], embed=True)
+                except MolmtlError as exc:
+                    notes[keys[i]] = ("failure", str(exc))
+                    pending_notes.append((keys[i], "failure", str(exc)))
+                else:
+                    row = (keys[i], mol.smiles, mol.atomic_numbers.astype(np.int64).tobytes(),
+                           np.asarray(mol.positions, dtype=np.float64).tobytes(), int(mol.charge), int(mol.multiplicity))
+                    pending.append(row)
+                    found[keys[i]] = row[1:]
+                    if mol.warnings:
+                        notes[keys[i]] = ("warnings", "\n".join(mol.warnings))
+                        pending_notes.append((keys[i], "warnings", notes[keys[i]][1]))
+                if len(pending) + len(pending_notes) >= BATCH or done == len(missing):
+                    _insert(con, pending, pending_notes)
                     rate = done / max(time.monotonic() - t0, 1e-9)
                     log.info("embedded %d/%d molecules (%.0f per second)", done, len(missing), rate)
-        finally:  # a bad SMILES or Ctrl-C: what was embedded stays stored
-            _insert(con, pending)
-    out = []
+        finally:  # Ctrl-C: what was embedded stays stored
+            _insert(con, pending, pending_notes)
+    molecules, errors = [], []
     for key, name in zip(keys, names):
+        kind, text = notes.get(key, (None, ""))
+        if kind == "failure":
+            molecules.append(None)
+            errors.append(text)
+            continue
         canonical, z, pos, charge, mult = found[key]
         z = np.frombuffer(z, dtype=np.int64).copy()
-        out.append(Molecule(z, np.frombuffer(pos, dtype=np.float64).reshape(len(z), 3).copy(), smiles=canonical,
-                            charge=charge, multiplicity=mult, name=name, source="smiles"))
-    return out
+        molecules.append(Molecule(z, np.frombuffer(pos, dtype=np.float64).reshape(len(z), 3).copy(), smiles=canonical,
+                                  charge=charge, multiplicity=mult, name=name, source="smiles",
+                                  warnings=tuple(text.split("\n")) if kind == "warnings" else ()))
+        errors.append(None)
+    return Embedded(molecules, errors)
 
 
-__all__ = ["embedded_molecules"]
+def embedded_molecules(smiles: Sequence[str], names: Sequence[str] | None = None, *,
+                       store: str | Path | None = None) -> list[Molecule]:
+    """:func:`embed_smiles`, all or nothing: the Molecules, or InputError with the first reason."""
+    result = embed_smiles(smiles, names, store=store)
+    first = next((e for e in result.errors if e is not None), None)
+    if first is not None:
+        raise InputError(first)
+    return result.molecules
+
+
+__all__ = ["Embedded", "embed_smiles", "embedded_molecules"]

@@ -88,7 +88,6 @@ def _csv_data(config, *, graph: bool, geometry: bool) -> TrainingData:
     from molmtl.chem.parse import from_smiles
     from molmtl.chem.validate import require_supported
     from molmtl.data.csv import read_csv
-    from molmtl.data.geometries import embedded_molecules
 
     table = read_csv(config.data, smiles_column=config.smiles_column, tasks=config.tasks)
     by_key = {t.key: j for j, t in enumerate(table.targets)}
@@ -110,20 +109,38 @@ def _csv_data(config, *, graph: bool, geometry: bool) -> TrainingData:
     elements = set(config.elements)  # grows to the elements present (TrainConfig.elements follows)
     mols = {}
     for name in ("train", "val", "test"):
-        rows = getattr(split, name)
-        mols[name] = [from_smiles(table.smiles[r], embed=False, name=table.names[r]) for r in rows]
+        mols[name] = [from_smiles(table.smiles[r], embed=False, name=table.names[r]) for r in getattr(split, name)]
         for mol in mols[name]:  # checked before any 3D embedding
             require_supported(mol, elements=ML_ELEMENTS, allow_charged=True, allow_open_shell=True,
                               method=f"molmtl training (elements {symbols_text(ML_ELEMENTS)})")
             elements.update(int(z) for z in mol.atomic_numbers)
+    rows = {name: np.asarray(getattr(split, name)) for name in mols}
     if geometry:  # embedded once, then read from molmtl's geometry store
-        rows = [r for name in mols for r in getattr(split, name)]
-        embedded = iter(embedded_molecules([table.smiles[r] for r in rows], [table.names[r] for r in rows]))
-        mols = {name: [next(embedded) for _ in part] for name, part in mols.items()}
+        mols, rows = _embedded_parts(table, rows, str(config.data))
     elements = tuple(sorted(elements))
-    parts = [MolDataset(mols[name], targets, labels[getattr(split, name)], graph=graph, geometry=geometry,
+    parts = [MolDataset(mols[name], targets, labels[rows[name]], graph=graph, geometry=geometry,
                         elements=elements) for name in ("train", "val", "test")]
     return TrainingData(targets, split, *parts, str(config.data), elements=elements)
+
+
+def _embedded_parts(table, rows: dict[str, np.ndarray], source: str):
+    """3D molecules for each part's ``rows`` of a CSV ``table``, and the rows kept: a molecule RDKit
+    cannot embed is left out of its part with a warning (about 1 QM9-like molecule in 200), not
+    the whole run."""
+    from molmtl.data.geometries import embed_smiles
+
+    every = np.concatenate(list(rows.values()))
+    embedded = embed_smiles([table.smiles[r] for r in every], [table.names[r] for r in every])
+    made = dict(zip(every.tolist(), embedded.molecules))
+    failed = [(r, e) for r, e in zip(every.tolist(), embedded.errors) if e is not None]
+    if failed:
+        log.warning("%d of %d molecules of %s left out: RDKit could not embed them in 3D; the first: %s",
+                    len(failed), len(every), source, failed[0][1])
+    kept = {name: np.asarray([r for r in part if made[int(r)] is not None], dtype=np.int64) for name, part in rows.items()}
+    for name in ("train", "val"):
+        if len(kept[name]) == 0:
+            raise InputError(f"no molecule of {source}'s {name} part could be embedded in 3D; the first: {failed[0][1]}")
+    return {name: [made[int(r)] for r in part] for name, part in kept.items()}, kept
 
 
 def fit_scaler(dataset: MolDataset, targets, kind: str = "element", max_z: int = 10):

@@ -1,0 +1,101 @@
+"""How often RDKit embeds QM9's SMILES, and what the fallback geometries are worth to a model.
+
+Embeds a random sample of QM9's canonical SMILES with :func:`molmtl.chem.embed.embed_rdkit`
+(no store), counts plain ETKDG successes, heavy-atom fallbacks and failures, and times them.
+Then the shipped model (or ``--model``) predicts the fallback molecules from their fallback
+geometries, the same molecules from QM9's own geometries, and as many ordinary molecules from
+their ETKDG + MMFF geometries; it prints the MAE of a few targets for each (display units).
+
+Usage::
+
+    python benchmarks/embedding_fallback.py --n 4000 --seed 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger("embedding_fallback")
+
+KEYS = ("U0", "homo", "lumo", "gap", "mu", "alpha")
+
+
+def _maes(model, dataset) -> dict[str, float]:
+    from molmtl.training.evaluate import predict_dataset, target_metrics
+
+    y, p = predict_dataset(model, dataset)
+    return {r["key"]: r["mae"] for r in target_metrics(model.targets, y, p) if r["key"] in KEYS}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=4000, help="QM9 molecules to sample")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--model", default=None, help="model file (default: the shipped model)")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+
+    import torch
+
+    torch.set_num_threads(1)
+    from rdkit import Chem
+
+    from molmtl.chem.embed import FALLBACK_PROP, embed_rdkit, rdkit_positions
+    from molmtl.chem.molecule import Molecule
+    from molmtl.data.batching import MolDataset
+    from molmtl.data.qm9 import load_qm9
+    from molmtl.errors import InputError
+    from molmtl.predict import load
+    from molmtl.targets import TARGET_KEYS
+
+    qm9 = load_qm9()
+    model, path = load(args.model)
+    rows = np.random.default_rng(args.seed).choice(len(qm9), args.n, replace=False)
+    kinds, geometries, seconds = {}, {}, {"plain": 0.0, "fallback": 0.0, "failed": 0.0}
+    for done, row in enumerate(rows, 1):
+        t0 = time.perf_counter()
+        try:
+            mol = embed_rdkit(Chem.MolFromSmiles(qm9.canonical_smiles[row]))
+            kind = "fallback" if mol.HasProp(FALLBACK_PROP) else "plain"
+            z = np.array([a.GetAtomicNum() for a in mol.GetAtoms()])
+            geometries[int(row)] = Molecule(z, rdkit_positions(mol))
+        except InputError:
+            kind = "failed"
+        seconds[kind] += time.perf_counter() - t0
+        kinds[int(row)] = kind
+        if done % 500 == 0:
+            log.info("embedded %d/%d", done, len(rows))
+    count = {k: sum(v == k for v in kinds.values()) for k in seconds}
+    print(f"{args.n} QM9 molecules (seed {args.seed}), RDKit embedding:")
+    for k in seconds:
+        print(f"  {k:9s} {count[k]:5d} ({100 * count[k] / args.n:.2f} %), {seconds[k] / max(count[k], 1):.3f} s each")
+
+    fallback = [r for r, k in kinds.items() if k == "fallback"]
+    plain = [r for r, k in kinds.items() if k == "plain"][:max(len(fallback), 200)]
+    print(f"\nMAE of {Path(path).name} ({', '.join(KEYS)}; meV, D, bohr^3):")
+    sets = [(f"{len(fallback)} fallback molecules, fallback geometry", fallback, True),
+            (f"{len(fallback)} fallback molecules, QM9 geometry", fallback, False),
+            (f"{len(plain)} ordinary molecules, ETKDG + MMFF geometry", plain, True),
+            (f"{len(plain)} ordinary molecules, QM9 geometry", plain, False)]
+    for title, chosen, rdkit in sets:
+        if not chosen:
+            continue
+        chosen = np.asarray(chosen)
+        if rdkit:
+            labels = qm9.targets[chosen][:, [TARGET_KEYS.index(k) for k in model.keys]]
+            dataset = MolDataset([geometries[int(r)] for r in chosen], model.targets, labels)
+        else:
+            dataset = MolDataset(qm9.subset(chosen), model.targets)
+        maes = _maes(model, dataset)
+        shown = "  ".join(f"{k} {maes[k]:.3g}" for k in KEYS if k in maes)
+        print(f"  {title:52s} {shown}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
