@@ -169,9 +169,13 @@ def predict(molecule: Molecule, model=None, *, qm9=None, lookup: bool = True) ->
     if qm9_model and molecule.n_heavy_atoms <= _FEW_HEAVY_ATOMS:
         warnings.append(f"{molecule.n_heavy_atoms} heavy atoms: QM9 has only 48 molecules with 4 or fewer, so "
                         "predictions for such small molecules are far less accurate than the test MAE")
-    if qm9_model and model.needs_geometry and molecule.source == "smiles":
+    rdkit_trained = model.config.data is not None or getattr(model.config, "geometry", "qm9") == "rdkit"
+    if model.needs_geometry and molecule.source == "smiles" and not rdkit_trained:
         warnings.append("the geometry comes from RDKit (ETKDG + MMFF), not from B3LYP like the training "
                         "geometries: expect errors above the model's test MAE")
+    if model.needs_geometry and molecule.source != "smiles" and qm9_model and rdkit_trained:
+        warnings.append(f"this model was trained on RDKit (ETKDG + MMFF) geometries, and this one comes from "
+                        f"{molecule.source}: give the SMILES for the geometry it expects")
     dataset = MolDataset([molecule], model.targets, graph=model.needs_graph, geometry=model.needs_geometry,
                          elements=model.config.elements)
     t0 = time.perf_counter()

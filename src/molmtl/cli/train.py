@@ -202,7 +202,8 @@ def _encoder_hp(encoder: str, hidden: int | None, layers: int | None, cutoff: fl
 def build_config(*, protocol: str, encoder, strategy, tasks, weighting, epochs, data, split, max_molecules,
                  groups, lam, group_lasso, hidden, layers, cutoff, batch_size, lr, weight_decay, schedule, loss,
                  seed, accelerator, devices, precision, compile, early_stopping, message=None, smiles_column=None,
-                 task_weights=None, ema=None, split_sizes=None, plateau_factor=None, plateau_patience=None):
+                 task_weights=None, ema=None, split_sizes=None, plateau_factor=None, plateau_patience=None,
+                 geometry=None):
     """TrainConfig from CLI values (None = the protocol's value)."""
     from molmtl.training.protocols import PROTOCOLS, protocol_config
 
@@ -247,7 +248,8 @@ def build_config(*, protocol: str, encoder, strategy, tasks, weighting, epochs, 
                   schedule=schedule, loss=loss, seed=seed, accelerator=accelerator, devices=devices,
                   precision=precision, compile=compile or None, early_stopping=early_stopping,
                   smiles_column=smiles_column, task_weights=_parse_task_weights(task_weights), ema=ema,
-                  plateau_factor=plateau_factor, plateau_patience=plateau_patience)
+                  plateau_factor=plateau_factor, plateau_patience=plateau_patience,
+                  geometry=geometry.strip().lower() if geometry is not None else None)
     over.update({k: v for k, v in values.items() if v is not None})
     if "devices" in over and str(over["devices"]).isdigit():
         over["devices"] = int(over["devices"])
@@ -287,6 +289,7 @@ def register(app: typer.Typer) -> None:
         epochs: int = typer.Option(None, help="Training epochs (default: 100; libmtl 300)."),
         data: Path = typer.Option(None, help="A CSV of SMILES + target columns instead of QM9 (NaN = missing)."),
         smiles_column: str = typer.Option(None, help="The CSV's SMILES column (default: smiles, SMILES, Smiles, canonical_smiles or mol, whichever is there)."),
+        geometry: str = typer.Option(None, help="QM9 runs: qm9 (its B3LYP geometries, the default) or rdkit (ETKDG + MMFF geometries from each molecule's SMILES, as predict gives SMILES; made once, 'molmtl data prepare --rdkit-geometries')."),
         split: str = typer.Option(None, help="random, random:SEED, scaffold, or a split .json (default: random)."),
         split_sizes: str = typer.Option(None, help="Random or scaffold split sizes: fractions TRAIN,VAL[,TEST] (e.g. 0.8,0.1,0.1) or counts TRAIN,VAL (the test part is the rest); default: QM9's 110,000/10,000 (80/10/10 for smaller sets)."),
         max_molecules: int = typer.Option(None, help="Quick runs: first N training molecules (and N/5, at least 16, of validation and test)."),
@@ -326,7 +329,7 @@ def register(app: typer.Typer) -> None:
             raise InputError(f"epochs must be a positive integer, got {epochs}")
         if resume:
             given = [n for n, v in dict(encoder=encoder, strategy=strategy, weighting=weighting, tasks=tasks, data=data,
-                                        smiles_column=smiles_column, task_weights=task_weights,
+                                        smiles_column=smiles_column, task_weights=task_weights, geometry=geometry,
                                         split=split, split_sizes=split_sizes, max_molecules=max_molecules, groups=groups, lam=lam,
                                         group_lasso=group_lasso, hidden=hidden, layers=layers, cutoff=cutoff,
                                         message=message, batch_size=batch_size, lr=lr, weight_decay=weight_decay, schedule=schedule,
@@ -354,7 +357,8 @@ def register(app: typer.Typer) -> None:
                                   accelerator=accelerator, devices=devices, precision=precision, compile=compile,
                                   early_stopping=early_stopping, message=message, smiles_column=smiles_column,
                                   task_weights=task_weights, ema=ema, split_sizes=split_sizes,
-                                  plateau_factor=plateau_factor, plateau_patience=plateau_patience)
+                                  plateau_factor=plateau_factor, plateau_patience=plateau_patience,
+                                  geometry=geometry)
             if device_data or trim_to is not None or sort_window is not None:
                 if sort_window is None and trim_to:
                     sort_window = 16 * config.batch_size

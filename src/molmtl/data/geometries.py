@@ -41,7 +41,7 @@ _SCHEMA = ("""CREATE TABLE IF NOT EXISTS geometry (
            "CREATE TABLE IF NOT EXISTS note (key TEXT PRIMARY KEY, kind TEXT NOT NULL, text TEXT NOT NULL)")
 
 
-def _variant() -> str:
+def embedding_recipe() -> str:
     import rdkit
 
     from molmtl.chem.embed import EMBED_SEED, FALLBACK_VERSION
@@ -101,7 +101,7 @@ def embed_smiles(smiles: Sequence[str], names: Sequence[str] | None = None, *,
 
     names = list(smiles) if names is None else list(names)
     path = Path(store) if store is not None else cache_dir() / "geometries.sqlite"
-    variant = _variant()
+    variant = embedding_recipe()
     keys = [f"{variant}\n{s.strip()}" for s in smiles]
     with closing(_connect(path)) as con:
         wanted = sorted(set(keys))
@@ -163,4 +163,4 @@ def embedded_molecules(smiles: Sequence[str], names: Sequence[str] | None = None
     return result.molecules
 
 
-__all__ = ["Embedded", "embed_smiles", "embedded_molecules"]
+__all__ = ["Embedded", "embed_smiles", "embedded_molecules", "embedding_recipe"]

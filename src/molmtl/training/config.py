@@ -58,6 +58,7 @@ class TrainConfig:
     # --- data ----------------------------------------------------------------------------
     data: str | None = None  # None = QM9, else a CSV path
     smiles_column: str | None = None  # the CSV's SMILES column (None: smiles, SMILES, ... whichever is there)
+    geometry: str = "qm9"  # QM9 runs: qm9 (its B3LYP geometries) | rdkit (ETKDG + MMFF from SMILES; molmtl.data.rdkit_qm9)
     split: str = "random"  # random | random:SEED | scaffold | FILE.json (molmtl.data.splits)
     split_sizes: tuple | None = None  # (train, val): fractions (0.8, 0.1) or counts, for random/scaffold splits; None = standard
     max_molecules: int | None = None  # cut every split part to its first N (quick runs)
@@ -99,6 +100,10 @@ class TrainConfig:
         """Raise InputError (one sentence) for a value no run can use."""
         if not self.tasks:
             raise InputError("at least one task is needed")
+        if self.geometry not in ("qm9", "rdkit"):
+            raise InputError(f"geometry must be qm9 (QM9's B3LYP geometries) or rdkit (ETKDG + MMFF from SMILES), got {self.geometry!r}")
+        if self.geometry == "rdkit" and self.data is not None:
+            raise InputError("--geometry rdkit is for QM9 runs: a CSV run always embeds its SMILES with RDKit")
         unknown = [k for k in self.task_weights if k not in self.tasks]
         if unknown:
             raise InputError(f"task weight for {unknown[0]!r}, which is not one of this run's tasks ({', '.join(self.tasks)})")

@@ -73,8 +73,18 @@ def _qm9_data(config, *, graph: bool, geometry: bool) -> TrainingData:
     qm9 = load_qm9()
     targets = tuple(get_target(k) for k in config.tasks)
     split = run_split(config, len(qm9), qm9.canonical_smiles)
+    rows = {name: np.asarray(getattr(split, name)) for name in ("train", "val", "test")}
+    if config.geometry == "rdkit":  # the geometries users' SMILES get; molecules without one are left out
+        from molmtl.data.rdkit_qm9 import with_rdkit_geometries
 
-    parts = {name: qm9.subset(getattr(split, name)) for name in ("train", "val", "test")}
+        qm9, has = with_rdkit_geometries(qm9)
+        left_out = sum(int((~has[r]).sum()) for r in rows.values())
+        if left_out:
+            log.warning("%d of %d molecules left out: no RDKit geometry (RDKit could not embed them)",
+                        left_out, sum(len(r) for r in rows.values()))
+        rows = {name: r[has[r]] for name, r in rows.items()}
+
+    parts = {name: qm9.subset(rows[name]) for name in ("train", "val", "test")}
 
     def part(name):
         cache = True if len(parts[name]) >= GRAPH_CACHE_MIN else None

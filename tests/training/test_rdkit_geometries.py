@@ -1,0 +1,66 @@
+"""QM9 with RDKit geometries (``train --geometry rdkit``): the cache, the swap, a run, predictions."""
+
+import numpy as np
+import pytest
+
+from molmtl.chem.parse import from_smiles
+from molmtl.data import rdkit_qm9
+from molmtl.data.rdkit_qm9 import prepare_rdkit_geometries, with_rdkit_geometries
+
+from trainhelp import tiny_config
+
+UNEMBEDDABLE, CAGE = 34308, 40182  # QM9 35350 (no RDKit embedding), 41303 (the heavy-atom fallback)
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    real = rdkit_qm9.cache_dir
+    monkeypatch.setattr(rdkit_qm9, "cache_dir", lambda folder=None: real(folder or tmp_path))
+    return tmp_path
+
+
+def test_rdkit_geometries_replace_qm9s_and_keep_its_labels(qm9, cache):
+    rows = [0, 5, 1000, UNEMBEDDABLE, CAGE]
+    path = prepare_rdkit_geometries(qm9=qm9, rows=rows)
+    assert path.parent == cache and path.stat().st_size < 1_000_000  # offsets for all, atoms for 4
+    swapped, has = with_rdkit_geometries(qm9)
+    assert has.sum() == 4 and has[[0, 5, 1000, CAGE]].all() and not has[UNEMBEDDABLE] and not has[1]
+    assert len(swapped) == len(qm9) and np.array_equal(swapped.n_atoms, qm9.n_atoms)
+    for r in (5, CAGE):  # the store's geometry (what predict gives the SMILES), QM9's labels
+        mine = swapped.molecule(r)
+        ref = from_smiles(qm9.canonical_smiles[r])
+        assert np.array_equal(mine.atomic_numbers, ref.atomic_numbers)
+        assert np.allclose(mine.positions, ref.positions, atol=1e-5)
+        assert not np.allclose(np.sort(mine.positions[:, 0]), np.sort(qm9.molecule(r).positions[:, 0]), atol=1e-3)
+    keep = np.flatnonzero(has)
+    assert np.allclose(swapped.subset(keep).targets, qm9.subset(keep).targets)  # atomization energies included
+    assert np.array_equal(swapped.molecule(1).positions, qm9.molecule(1).positions)  # no geometry: QM9's, masked
+
+
+def test_a_run_on_rdkit_geometries_and_its_predictions(qm9, cache, tmp_path):
+    from molmtl.predict import predict
+    from molmtl.training.config import run_split
+    from molmtl.training.run import train
+
+    cfg = tiny_config(geometry="rdkit", max_molecules=24)
+    split = run_split(cfg, len(qm9), qm9.canonical_smiles)
+    rows = np.concatenate([split.train, split.val, split.test])
+    prepare_rdkit_geometries(qm9=qm9, rows=rows[1:])  # the first training molecule has none: left out
+    result = train(cfg, tmp_path / "run", progress=False)
+    assert result.model.config.geometry == "rdkit" and np.isfinite(result.metrics["val_loss"])
+    smi = predict(from_smiles(qm9.canonical_smiles[int(rows[2])]), result.model, lookup=False)
+    assert not any("not from B3LYP" in w for w in smi.warnings)
+    own = predict(qm9.molecule(int(rows[2])), result.model, lookup=False)
+    assert any("trained on RDKit (ETKDG + MMFF) geometries" in w for w in own.warnings)
+
+
+def test_geometry_option_is_checked(tmp_path):
+    from molmtl.cli import main
+    from molmtl.errors import InputError
+
+    with pytest.raises(InputError, match="geometry must be qm9"):
+        tiny_config(geometry="mmff")
+    with pytest.raises(InputError, match="for QM9 runs"):
+        tiny_config(geometry="rdkit", data="x.csv")
+    assert tiny_config().geometry == "qm9"
+    assert main(["train", "--geometry", "b3lyp", "--out", str(tmp_path / "r")]) == 2
