@@ -64,3 +64,24 @@ def test_geometry_option_is_checked(tmp_path):
         tiny_config(geometry="rdkit", data="x.csv")
     assert tiny_config().geometry == "qm9"
     assert main(["train", "--geometry", "b3lyp", "--out", str(tmp_path / "r")]) == 2
+
+
+def test_evaluate_a_qm9_geometry_model_on_rdkit_geometries(qm9, cache, tmp_path):
+    # what a model trained on B3LYP geometries makes of SMILES input, on its own test molecules
+    from molmtl.cli import main
+    from molmtl.training.config import run_split
+    from molmtl.training.run import train
+
+    cfg = tiny_config(max_molecules=24, epochs=1)
+    split = run_split(cfg, len(qm9), qm9.canonical_smiles)
+    prepare_rdkit_geometries(qm9=qm9, rows=np.asarray(split.test)[1:])  # one test molecule without
+    train(cfg, tmp_path / "run", progress=False)
+    assert main(["-q", "evaluate", str(tmp_path / "run"), "--geometry", "rdkit"]) == 0
+    import json
+
+    own = json.loads((tmp_path / "run" / "eval-test" / "metrics.json").read_text()) if (tmp_path / "run" / "eval-test").is_dir() else None
+    body = json.loads((tmp_path / "run" / "eval-test-rdkit" / "metrics.json").read_text())
+    has = with_rdkit_geometries(qm9)[1]
+    assert own is None and body["n_molecules"] == int(has[split.test].sum()) == len(split.test) - 2  # one unembeddable
+    assert body["geometry"] == "RDKit ETKDG + MMFF from SMILES"
+    assert main(["-q", "evaluate", str(tmp_path / "run"), "--geometry", "xtb"]) == 2

@@ -379,6 +379,7 @@ def register(app: typer.Typer) -> None:
         split_part: str = typer.Option(None, help="Which part of the model's split: train, val or test (default: test)."),
         data: Path = typer.Option(None, help="Evaluate on a labelled CSV instead (an external test set): SMILES + columns named as the model's targets (QM9 keys may carry a unit, e.g. 'gap [eV]')."),
         smiles_column: str = typer.Option(None, help="With --data: the CSV's SMILES column (default: smiles, SMILES, ...)."),
+        geometry: str = typer.Option(None, help="QM9 models: give the split's molecules with qm9 (B3LYP) or rdkit (ETKDG + MMFF from SMILES) geometries (default: those the model was trained on)."),
         out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: MODEL's folder/eval-PART, or eval-CSVNAME; for a model shipped inside the package, ./eval-MODELNAME-PART)."),
         stl_dir: Path = typer.Option(None, help="An STL run (folder with model.pt or metrics.json) for Delta_m; with --data its model is evaluated on the same CSV."),
         stl_json: str = typer.Option(None, help="JSON of STL MAEs {key: MAE in display units}, or 'libmtl' for Nash-MTL's."),
@@ -396,6 +397,12 @@ def register(app: typer.Typer) -> None:
             raise InputError("--smiles-column names a column of a --data CSV")
         if data is not None and not data.is_file():
             raise InputError(f"CSV file not found: {data}")
+        if geometry is not None:
+            geometry = geometry.strip().lower()
+            if geometry not in ("qm9", "rdkit"):
+                raise InputError(f"--geometry must be qm9 or rdkit, got {geometry!r}")
+            if data is not None:
+                raise InputError("--geometry picks the geometries of the model's own QM9 split; a --data CSV is always embedded with RDKit")
         split_part = split_part or "test"
         part = csv_part(data) if data is not None else split_part
         stl = None
@@ -412,11 +419,14 @@ def register(app: typer.Typer) -> None:
         elif stl_dir is not None:
             stl = read_stl_maes(stl_dir, part)
         trained = load_model(model)
-        out = out or _default_eval_dir(model, data.stem if data is not None else split_part)
+        if geometry is not None and trained.config.data is not None:
+            raise InputError("--geometry is for models trained on QM9; this one was trained on a CSV")
+        suffix = f"-{geometry}" if geometry is not None and geometry != trained.config.geometry else ""
+        out = out or _default_eval_dir(model, (data.stem if data is not None else split_part) + suffix)
         if data is not None:
             result = evaluate_csv(trained, data, out, smiles_column=smiles_column, stl=stl)
         else:
-            result = evaluate_model(trained, split_part, out, stl=stl)
+            result = evaluate_model(trained, split_part, out, stl=stl, geometry=geometry)
         for r in result["targets"]:
             r2 = f", R² {r['r2']:.4f}" if r.get("r2") is not None else ""
             typer.echo(f"{r['key']:>8}: MAE {_quantity(r['mae'], r['unit'])}, RMSE {_quantity(r['rmse'], r['unit'])}{r2}"

@@ -80,7 +80,8 @@ def _qm9_data(config, *, graph: bool, geometry: bool) -> TrainingData:
         qm9, has = with_rdkit_geometries(qm9)
         left_out = sum(int((~has[r]).sum()) for r in rows.values())
         if left_out:
-            log.warning("%d of %d molecules left out: no RDKit geometry (RDKit could not embed them)",
+            log.warning("%d of %d molecules left out: no RDKit geometry (RDKit could not embed them, or the "
+                        "geometry file holds only part of QM9)",
                         left_out, sum(len(r) for r in rows.values()))
         rows = {name: r[has[r]] for name, r in rows.items()}
 

@@ -250,11 +250,13 @@ def write_task_covariance(strategy, out_dir: str | Path) -> list[Path]:
 
 
 def evaluate_model(model, part: str = "test", out_dir: str | Path | None = None, *,
-                   stl: Mapping[str, float] | None = None, batch_size: int = 256) -> dict:
+                   stl: Mapping[str, float] | None = None, batch_size: int = 256, geometry: str | None = None) -> dict:
     """Evaluate a :class:`TrainedModel` on a part of the split it was trained with.
 
     The split is rebuilt from the model's config (same data, split spec and cut) and checked
-    against the split id stored in the model file. With ``out_dir`` the JSON, Markdown and parity
+    against the split id stored in the model file. ``geometry`` (``qm9`` or ``rdkit``; default:
+    the model's own) picks the QM9 geometries the molecules are given with: ``rdkit`` shows what
+    a QM9-geometry model makes of SMILES input. With ``out_dir`` the JSON, Markdown and parity
     plot are written there.
     """
     from molmtl.training.config import encoder_class
@@ -262,8 +264,9 @@ def evaluate_model(model, part: str = "test", out_dir: str | Path | None = None,
 
     if part not in ("train", "val", "test"):
         raise InputError(f"unknown split part {part!r}; use train, val or test")
-    enc = encoder_class(model.config)
-    data = load_training_data(model.config, graph=enc.needs_graph, geometry=enc.needs_geometry)
+    config = model.config if geometry is None else model.config.replace(geometry=geometry)
+    enc = encoder_class(config)
+    data = load_training_data(config, graph=enc.needs_graph, geometry=enc.needs_geometry)
     stored = (model.info.get("split") or {}).get("id")
     if stored and stored != data.split.id:
         raise InputError(f"the data no longer give the split this model was trained on (split id {data.split.id}, model {stored})")
@@ -273,6 +276,7 @@ def evaluate_model(model, part: str = "test", out_dir: str | Path | None = None,
     device = "cuda" if torch.cuda.is_available() else "cpu"
     y, p = predict_dataset(model, dataset, batch_size=batch_size, device=device)
     meta = {"part": part, "n_molecules": len(dataset), "split": data.split.name, "split_id": data.split.id,
+            "geometry": {"qm9": None, "rdkit": "RDKit ETKDG + MMFF from SMILES"}[config.geometry] if config.data is None else None,
             "encoder": model.config.encoder, "strategy": model.config.strategy, "weighting": model.config.weighting}
     if out_dir is None:
         return evaluation_result(model.targets, y, p, stl=stl, meta=meta)
