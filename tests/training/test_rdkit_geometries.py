@@ -45,7 +45,13 @@ def test_a_run_on_rdkit_geometries_and_its_predictions(qm9, cache, tmp_path):
     cfg = tiny_config(geometry="rdkit", max_molecules=24)
     split = run_split(cfg, len(qm9), qm9.canonical_smiles)
     rows = np.concatenate([split.train, split.val, split.test])
-    prepare_rdkit_geometries(qm9=qm9, rows=rows[1:])  # the first training molecule has none: left out
+    from molmtl.errors import InputError
+    from molmtl.training.datamodule import load_training_data
+
+    prepare_rdkit_geometries(qm9=qm9, rows=[r for r in (0, 1) if r not in rows])  # none of the split's
+    with pytest.raises(InputError, match="no RDKit geometry for any training or validation molecule"):
+        load_training_data(cfg, graph=False, geometry=True)
+    prepare_rdkit_geometries(qm9=qm9, rows=rows[1:], force=True)  # the first training molecule has none: left out
     result = train(cfg, tmp_path / "run", progress=False)
     assert result.model.config.geometry == "rdkit" and np.isfinite(result.metrics["val_loss"])
     smi = predict(from_smiles(qm9.canonical_smiles[int(rows[2])]), result.model, lookup=False)
