@@ -46,11 +46,10 @@ def test_a_run_on_rdkit_geometries_and_its_predictions(qm9, cache, tmp_path):
     split = run_split(cfg, len(qm9), qm9.canonical_smiles)
     rows = np.concatenate([split.train, split.val, split.test])
     from molmtl.errors import InputError
-    from molmtl.training.datamodule import load_training_data
 
     prepare_rdkit_geometries(qm9=qm9, rows=[r for r in (0, 1) if r not in rows])  # none of the split's
-    with pytest.raises(InputError, match="no RDKit geometry for any training or validation molecule"):
-        load_training_data(cfg, graph=False, geometry=True)
+    with pytest.raises(InputError, match="no training molecule is left with an RDKit geometry"):
+        train(cfg, tmp_path / "none", progress=False)
     prepare_rdkit_geometries(qm9=qm9, rows=rows[1:], force=True)  # the first training molecule has none: left out
     result = train(cfg, tmp_path / "run", progress=False)
     assert result.model.config.geometry == "rdkit" and np.isfinite(result.metrics["val_loss"])

@@ -84,9 +84,6 @@ def _qm9_data(config, *, graph: bool, geometry: bool) -> TrainingData:
                         "geometry file holds only part of QM9)",
                         left_out, sum(len(r) for r in rows.values()))
         rows = {name: r[has[r]] for name, r in rows.items()}
-        if len(rows["train"]) == 0 or len(rows["val"]) == 0:
-            raise InputError("no RDKit geometry for any training or validation molecule of this split; "
-                             "run 'molmtl data prepare --rdkit-geometries --force'")
 
     parts = {name: qm9.subset(rows[name]) for name in ("train", "val", "test")}
 

@@ -160,6 +160,10 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, pro
     L.seed_everything(config.seed, workers=True, verbose=False)
     enc = encoder_class(config)
     data = load_training_data(config, graph=enc.needs_graph, geometry=enc.needs_geometry)
+    if len(data.train) == 0 or len(data.val) == 0:  # e.g. --geometry rdkit with geometries for part of QM9
+        empty = "training" if len(data.train) == 0 else "validation"
+        raise InputError(f"no {empty} molecule is left{' with an RDKit geometry' if config.geometry == 'rdkit' else ''}; "
+                         + ("run 'molmtl data prepare --rdkit-geometries --force'" if config.geometry == "rdkit" else "use more data"))
     if not set(data.elements) <= set(config.elements):  # a CSV with Cl, S, ...: element tables grow
         config = config.replace(elements=tuple(sorted(set(config.elements) | set(data.elements))))
     strategy, balancer = build_strategy(config), build_balancer(config)
