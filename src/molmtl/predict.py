@@ -169,7 +169,7 @@ def predict(molecule: Molecule, model=None, *, qm9=None, lookup: bool = True) ->
     if qm9_model and molecule.n_heavy_atoms <= _FEW_HEAVY_ATOMS:
         warnings.append(f"{molecule.n_heavy_atoms} heavy atoms: QM9 has only 48 molecules with 4 or fewer, so "
                         "predictions for such small molecules are far less accurate than the test MAE")
-    rdkit_trained = model.config.data is not None or getattr(model.config, "geometry", "qm9") == "rdkit"
+    rdkit_trained = model.config.data is not None or model.config.geometry == "rdkit"
     if model.needs_geometry and molecule.source == "smiles" and not rdkit_trained:
         warnings.append("the geometry comes from RDKit (ETKDG + MMFF), not from B3LYP like the training "
                         "geometries: expect errors above the model's test MAE")
