@@ -93,3 +93,31 @@ def test_a_strained_cage_etkdg_rejects_gets_a_fallback_geometry_and_says_so(tmp_
     assert d[~np.eye(len(d), dtype=bool)].min() > 1.4  # no atoms on top of each other
     again = embedded_molecules([smiles], store=store)[0]  # read back: the same geometry, the warning kept
     assert np.array_equal(again.positions, mol.positions) and again.warnings == mol.warnings
+
+
+def test_worker_processes_store_the_same_geometries_failures_and_warnings(tmp_path, monkeypatch):
+    # a pool of two processes embeds (the BATCH cut lowered so that 12 molecules use it); the
+    # store then holds byte for byte what one process makes, with the same failure and warning
+    smiles = ["CCO", "CC(=O)N", "C1CC1", "c1ccncc1", "not a smiles", "C1C2OC34COC3C2C14", "OCC#N",
+              "CC(C)(C)O", "FC(F)F", "C#CC=O", "CN1CC1", "COC=O"]
+    monkeypatch.setattr(geometries, "BATCH", 5)
+    pools = []
+    real_pool = geometries.ProcessPoolExecutor
+
+    def counted_pool(*args, **kwargs):
+        pools.append(kwargs.get("max_workers"))
+        return real_pool(*args, **kwargs)
+
+    monkeypatch.setattr(geometries, "ProcessPoolExecutor", counted_pool)
+    two = embed_smiles(smiles, store=tmp_path / "two.sqlite", workers=2)
+    assert pools == [2]
+    one = embed_smiles(smiles, store=tmp_path / "one.sqlite", workers=1)
+    assert pools == [2]  # one worker: this process
+    assert two.errors == one.errors and two.errors[4] is not None and sum(e is not None for e in two.errors) == 1
+    for a, b in zip(two.molecules, one.molecules):
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert np.array_equal(a.positions, b.positions) and a.warnings == b.warnings
+    assert FALLBACK_NOTE in two.molecules[5].warnings
+    assert _stored(tmp_path / "two.sqlite") == _stored(tmp_path / "one.sqlite")
+    assert _stored(tmp_path / "two.sqlite", "note") == _stored(tmp_path / "one.sqlite", "note")

@@ -16,10 +16,12 @@ The store is ``geometries.sqlite`` in molmtl's cache directory (WAL journal).
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import sqlite3
 import time
-from collections.abc import Sequence
-from contextlib import closing
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,6 +78,31 @@ def _select(con: sqlite3.Connection, table: str, columns: str, keys: list[str]) 
     return found
 
 
+def _embed_one(smiles: str) -> tuple[Molecule | None, str | None]:
+    """One SMILES embedded, or None and the reason (top level, so that worker processes can run it)."""
+    from molmtl.chem.parse import from_smiles
+
+    try:
+        return from_smiles(smiles, embed=True), None
+    except MolmtlError as exc:
+        return None, str(exc)
+
+
+@contextmanager
+def _embedder(workers: int, n: int) -> Iterator:
+    """A ``map`` over SMILES giving :func:`_embed_one`'s results in order: this process's own for one
+    worker (or few molecules), else a pool of ``workers`` fresh ("spawn") processes. Each embedding is
+    seeded, so the geometries do not depend on the number of workers."""
+    if workers <= 1 or n < 2 * BATCH:
+        yield lambda items: map(_embed_one, items)
+        return
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        yield lambda items: pool.map(_embed_one, items, chunksize=16)
+    finally:  # Ctrl-C: drop what is queued rather than wait for it
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 @dataclass(frozen=True)
 class Embedded:
     """What :func:`embed_smiles` made of each SMILES: a Molecule, or None and the reason."""
@@ -85,20 +112,20 @@ class Embedded:
 
 
 def embed_smiles(smiles: Sequence[str], names: Sequence[str] | None = None, *,
-                 store: str | Path | None = None) -> Embedded:
+                 store: str | Path | None = None, workers: int = 1) -> Embedded:
     """:func:`molmtl.chem.parse.from_smiles` with ``embed=True`` for each SMILES, through the store.
 
     Args:
         smiles: the SMILES strings.
         names: a label per molecule (default: the SMILES).
         store: the SQLite file (default: ``geometries.sqlite`` in molmtl's cache directory).
+        workers: processes that embed (default 1: this one); the store is written by this
+            process alone, and the geometries are the same for any number.
 
     Returns:
         per SMILES, in order, the Molecule with its 3D geometry (Angstrom), or None and the
         one-sentence reason it has none (a SMILES RDKit cannot read or embed).
     """
-    from molmtl.chem.parse import from_smiles
-
     names = list(smiles) if names is None else list(names)
     path = Path(store) if store is not None else cache_dir() / "geometries.sqlite"
     variant = embedding_recipe()
@@ -117,24 +144,24 @@ def embed_smiles(smiles: Sequence[str], names: Sequence[str] | None = None, *,
                      len(missing), len(keys), path)
         t0, pending, pending_notes = time.monotonic(), [], []
         try:
-            for done, i in enumerate(missing, 1):
-                try:
-                    mol = from_smiles(smiles[i], embed=True)
-                except MolmtlError as exc:
-                    notes[keys[i]] = ("failure", str(exc))
-                    pending_notes.append((keys[i], "failure", str(exc)))
-                else:
-                    row = (keys[i], mol.smiles, mol.atomic_numbers.astype(np.int64).tobytes(),
-                           np.asarray(mol.positions, dtype=np.float64).tobytes(), int(mol.charge), int(mol.multiplicity))
-                    pending.append(row)
-                    found[keys[i]] = row[1:]
-                    if mol.warnings:
-                        notes[keys[i]] = ("warnings", "\n".join(mol.warnings))
-                        pending_notes.append((keys[i], "warnings", notes[keys[i]][1]))
-                if len(pending) + len(pending_notes) >= BATCH or done == len(missing):
-                    _insert(con, pending, pending_notes)
-                    rate = done / max(time.monotonic() - t0, 1e-9)
-                    log.info("embedded %d/%d molecules (%.0f per second)", done, len(missing), rate)
+            with _embedder(workers, len(missing)) as embed_all:
+                results = embed_all([smiles[i] for i in missing])
+                for done, (i, (mol, error)) in enumerate(zip(missing, results), 1):
+                    if mol is None:
+                        notes[keys[i]] = ("failure", error)
+                        pending_notes.append((keys[i], "failure", error))
+                    else:
+                        row = (keys[i], mol.smiles, mol.atomic_numbers.astype(np.int64).tobytes(),
+                               np.asarray(mol.positions, dtype=np.float64).tobytes(), int(mol.charge), int(mol.multiplicity))
+                        pending.append(row)
+                        found[keys[i]] = row[1:]
+                        if mol.warnings:
+                            notes[keys[i]] = ("warnings", "\n".join(mol.warnings))
+                            pending_notes.append((keys[i], "warnings", notes[keys[i]][1]))
+                    if len(pending) + len(pending_notes) >= BATCH or done == len(missing):
+                        _insert(con, pending, pending_notes)
+                        rate = done / max(time.monotonic() - t0, 1e-9)
+                        log.info("embedded %d/%d molecules (%.0f per second)", done, len(missing), rate)
         finally:  # Ctrl-C: what was embedded stays stored
             _insert(con, pending, pending_notes)
     molecules, errors = [], []
@@ -154,9 +181,9 @@ def embed_smiles(smiles: Sequence[str], names: Sequence[str] | None = None, *,
 
 
 def embedded_molecules(smiles: Sequence[str], names: Sequence[str] | None = None, *,
-                       store: str | Path | None = None) -> list[Molecule]:
+                       store: str | Path | None = None, workers: int = 1) -> list[Molecule]:
     """:func:`embed_smiles`, all or nothing: the Molecules, or InputError with the first reason."""
-    result = embed_smiles(smiles, names, store=store)
+    result = embed_smiles(smiles, names, store=store, workers=workers)
     first = next((e for e in result.errors if e is not None), None)
     if first is not None:
         raise InputError(first)

@@ -15,6 +15,7 @@ and are left out of training and evaluation.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -29,15 +30,16 @@ CACHE_NAME = "qm9-rdkit-v1.npz"
 
 
 def prepare_rdkit_geometries(folder: str | Path | None = None, *, qm9: QM9 | None = None,
-                             rows=None, force: bool = False) -> Path:
+                             rows=None, force: bool = False, workers: int = 1) -> Path:
     """Embed QM9's canonical SMILES (through the geometry store) and write ``qm9-rdkit-v1.npz``.
 
     Args:
         folder: the cache directory (default: molmtl's).
         qm9: QM9 (default: loaded from ``folder``).
         rows: embed only these QM9 rows (the others get no geometry; for tests and quick runs).
-            (default: all, about 10 minutes on one core when the store is empty)
+            (default: all: about 50 core-minutes when the store is empty)
         force: rewrite an existing file.
+        workers: processes that embed (see :func:`molmtl.data.geometries.embed_smiles`).
     """
     out = cache_dir(folder) / CACHE_NAME
     if out.is_file() and not force:
@@ -47,7 +49,8 @@ def prepare_rdkit_geometries(folder: str | Path | None = None, *, qm9: QM9 | Non
 
     qm9 = qm9 if qm9 is not None else load_qm9(folder)
     chosen = np.arange(len(qm9)) if rows is None else np.unique(np.asarray(rows, dtype=np.int64))
-    made = embed_smiles([qm9.canonical_smiles[r] for r in chosen], [str(qm9.qm9_index[r]) for r in chosen])
+    made = embed_smiles([qm9.canonical_smiles[r] for r in chosen], [str(qm9.qm9_index[r]) for r in chosen],
+                        workers=workers)
     counts = np.zeros(len(qm9), dtype=np.int64)
     z_parts, pos_parts, mismatched = {}, {}, 0
     for r, mol in zip(chosen.tolist(), made.molecules):
@@ -86,8 +89,8 @@ def with_rdkit_geometries(qm9: QM9, folder: str | Path | None = None, *, prepare
         except ImportError:
             raise NotFoundError(f"no RDKit geometries at {path}, and RDKit is not installed to make them; run "
                                 "'molmtl data prepare --rdkit-geometries' where it is and copy the file") from None
-        log.warning("RDKit geometries not found at %s; embedding QM9's SMILES (about 10 minutes, once)", path)
-        prepare_rdkit_geometries(folder, qm9=qm9)
+        log.warning("RDKit geometries not found at %s; embedding QM9's SMILES (about 50 core-minutes, once)", path)
+        prepare_rdkit_geometries(folder, qm9=qm9, workers=os.cpu_count() or 1)
     try:
         with np.load(path) as f:
             z, pos, offsets, index = f["z"].astype(np.int64), f["pos"], f["offsets"], f["qm9_index"]
