@@ -262,6 +262,31 @@ def build_config(*, protocol: str, encoder, strategy, tasks, weighting, epochs, 
     return protocol_config(protocol, **over)
 
 
+def _fine_tuning(config, init_from: Path, *, protocol: str, keep_split: bool, **architecture):
+    """``config`` started from the model file ``init_from``: that model's architecture (and split,
+    unless ``keep_split``), refused if an architecture option was given too."""
+    from molmtl.training.config import TrainConfig
+    from molmtl.training.modelfile import read_model_file
+
+    given = [n for n, v in architecture.items() if v is not None]
+    if protocol.strip().lower() != "standard":
+        given.insert(0, "protocol")
+    if given:
+        raise InputError(f"--init-from takes the model's architecture from {init_from}; --{given[0].replace('_', '-')} "
+                         "cannot change it")
+    body = read_model_file(init_from)
+    init = TrainConfig.from_dict(body["config"])
+    if (init.data is None) != (config.data is None):
+        kinds = ("QM9", "a CSV") if init.data is None else ("a CSV", "QM9")
+        raise InputError(f"{init_from} was trained on {kinds[0]} and this run is on {kinds[1]}; fine-tuning keeps "
+                         "the model's targets, so it needs data of the same kind")
+    path = init_from / "model.pt" if init_from.is_dir() else init_from
+    changes = dict(init.architecture(), init_from=str(path.resolve()))
+    if not keep_split:
+        changes.update(split=init.split, split_sizes=init.split_sizes)
+    return config.replace(**changes)
+
+
 def _check_names(config) -> None:
     """Unknown encoder, strategy or weighting -> InputError before any data are read."""
     from molmtl.training.config import build_balancer, build_strategy
@@ -317,6 +342,7 @@ def register(app: typer.Typer) -> None:
         device_data: bool = typer.Option(False, "--device-data", help="QM9 + 3D encoder: keep the padded training set on the GPU (no DataLoader)."),
         trim_to: int = typer.Option(None, help="With --device-data: cut each batch's atom axis to its largest molecule rounded up to a multiple of N (8: at most 4 shapes for torch.compile; default: off)."),
         sort_window: int = typer.Option(None, help="With --trim-to: sort windows of this many shuffled training molecules by size, so batches hold similar sizes (default: 16 batches; 0: no sorting, which leaves batches of hundreds of molecules at 29 atoms)."),
+        init_from: Path = typer.Option(None, "--init-from", help="Fine-tune: start from this model file's weights and target normalization (its architecture and, unless --split/--split-sizes are given, its split; the other options are this run's)."),
         resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint and config."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Train over an earlier run in --out: its model file and checkpoints go once the new run's data and model are built (without this, such a folder is refused)."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar (else one log line per epoch)."),
@@ -337,7 +363,7 @@ def register(app: typer.Typer) -> None:
                                         loss=loss, ema=ema, seed=seed, precision=precision, early_stopping=early_stopping,
                                         protocol=None if protocol == "standard" else protocol,
                                         compile=compile or None, device_data=device_data or None, trim_to=trim_to,
-                                        sort_window=sort_window).items() if v is not None]
+                                        sort_window=sort_window, init_from=init_from).items() if v is not None]
             if given:
                 raise InputError(f"--resume continues the run in {out} with its saved config; only --epochs, "
                                  f"--accelerator, --devices, --time-limit and --progress may change (got --{given[0].replace('_', '-')})")
@@ -359,6 +385,11 @@ def register(app: typer.Typer) -> None:
                                   task_weights=task_weights, ema=ema, split_sizes=split_sizes,
                                   plateau_factor=plateau_factor, plateau_patience=plateau_patience,
                                   geometry=geometry)
+            if init_from is not None:
+                config = _fine_tuning(config, init_from, protocol=protocol, encoder=encoder, strategy=strategy,
+                                      tasks=tasks, groups=groups, lam=lam, group_lasso=group_lasso, hidden=hidden,
+                                      layers=layers, cutoff=cutoff, message=message,
+                                      keep_split=split is not None or split_sizes is not None)
             if device_data or trim_to is not None or sort_window is not None:
                 if sort_window is None and trim_to:
                     sort_window = 16 * config.batch_size

@@ -40,6 +40,10 @@ def _valid_devices(devices) -> bool:
     return bool(parts) and all(p.isdigit() for p in parts) and (len(parts) > 1 or text.endswith(",") or int(parts[0]) > 0)
 
 
+#: TrainConfig fields that shape a model's parameters (see :meth:`TrainConfig.architecture`).
+ARCHITECTURE = ("tasks", "encoder", "encoder_hp", "head_hp", "strategy", "strategy_hp", "normalization", "elements")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Hyper-parameters of one training run (defaults: a small PaiNN with hard sharing)."""
@@ -55,6 +59,7 @@ class TrainConfig:
     weighting_hp: dict[str, Any] = field(default_factory=dict)
     loss: str = "mse"  # per-task loss on normalized targets: mse | l1
     task_weights: dict[str, float] = field(default_factory=dict)  # static loss weight per task key (missing: 1)
+    init_from: str | None = None  # a model file whose weights and target scaler the run starts from (fine-tuning)
     # --- data ----------------------------------------------------------------------------
     data: str | None = None  # None = QM9, else a CSV path
     smiles_column: str | None = None  # the CSV's SMILES column (None: smiles, SMILES, ... whichever is there)
@@ -165,6 +170,11 @@ class TrainConfig:
     def max_z(self) -> int:
         """Largest atomic number the model's element tables hold (at least 10, QM9 models' size)."""
         return max(10, *self.elements)
+
+    def architecture(self) -> dict[str, Any]:
+        """The fields that shape the model's parameters: two configs whose architectures are
+        equal give strategies whose weights load into each other."""
+        return {name: getattr(self, name) for name in ARCHITECTURE}
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -127,4 +127,33 @@ def load_model(path: str | Path) -> TrainedModel:
     return TrainedModel(strategy, scaler, config, info).eval()
 
 
-__all__ = ["TrainedModel", "save_model", "load_model", "read_model_file", "FORMAT_VERSION"]
+def start_from(path: str | Path, strategy, config: TrainConfig, split=None):
+    """Fine-tuning: copy the weights of the model file ``path`` into ``strategy`` (built from
+    ``config``) and return that model's target scaler, which the run keeps so that the heads'
+    outputs mean what they meant.
+
+    InputError if the model's architecture (:meth:`TrainConfig.architecture`) differs from
+    ``config``'s. A warning if it was trained on another split than ``split``: molecules it
+    learned may then be in this run's validation or test part, and their errors would flatter it.
+    """
+    init = load_model(path)
+    mine, theirs = config.architecture(), init.config.architecture()
+    if mine != theirs:
+        name = next(k for k in mine if mine[k] != theirs[k])
+        if name == "elements":
+            extra = sorted(set(mine["elements"]) - set(theirs["elements"]))
+            raise InputError(f"the data hold elements {extra} (atomic numbers) that {path} has no embedding for, so it "
+                             "cannot be fine-tuned on them")
+        raise InputError(f"{path} has {name} {theirs[name]!r} and this run {mine[name]!r}; a run started from a model "
+                         "keeps its architecture")
+    strategy.load_state_dict(init.strategy.state_dict())
+    theirs_split = (init.info.get("split") or {}).get("id")
+    if split is not None and theirs_split is not None and theirs_split != split.id:
+        log.warning("%s was trained on split %s and this run uses %s: molecules it was trained on may be in this "
+                    "run's validation and test parts, and their errors would then look better than they are",
+                    path, theirs_split, split.id)
+    log.info("starting from the weights of %s", path)
+    return init.scaler.train()  # load_model left it in eval mode
+
+
+__all__ = ["TrainedModel", "save_model", "load_model", "read_model_file", "start_from", "FORMAT_VERSION"]

@@ -24,7 +24,7 @@ from molmtl.training.callbacks import EpochLog, TimeBudget, weight_average
 from molmtl.training.config import TrainConfig, build_balancer, build_strategy, encoder_class
 from molmtl.training.datamodule import MolDataModule, fit_scaler, load_training_data
 from molmtl.training.evaluate import predict_dataset, target_metrics, write_task_covariance
-from molmtl.training.modelfile import TrainedModel, save_model
+from molmtl.training.modelfile import TrainedModel, save_model, start_from
 from molmtl.training.module import MTLModule, release_compiled
 
 log = logging.getLogger(__name__)
@@ -167,7 +167,10 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, pro
     if not set(data.elements) <= set(config.elements):  # a CSV with Cl, S, ...: element tables grow
         config = config.replace(elements=tuple(sorted(set(config.elements) | set(data.elements))))
     strategy, balancer = build_strategy(config), build_balancer(config)
-    scaler = fit_scaler(data.train, data.targets, config.normalization, config.max_z)
+    if config.init_from and not resume:  # fine-tuning: its weights and target scaler (a resume has them in last.ckpt)
+        scaler = start_from(config.init_from, strategy, config, data.split)
+    else:
+        scaler = fit_scaler(data.train, data.targets, config.normalization, config.max_z)
     log.info("training %s/%s/%s on %d molecules (%s), validating on %d", config.encoder, config.strategy,
              config.weighting, len(data.train), data.split.name, len(data.val))
     dm = MolDataModule(data, batch_size=config.batch_size, graph=enc.needs_graph, geometry=enc.needs_geometry,
