@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from molmtl.cli import main
+from molmtl.data.splits import Split
 from molmtl.errors import InputError
 from molmtl.training.modelfile import load_model, read_model_file
 from molmtl.training.run import train
@@ -58,11 +59,20 @@ def test_another_architecture_or_new_elements_are_refused(first, tmp_path):
     assert not (tmp_path / "wider" / "model.pt").exists() and not (tmp_path / "fewer" / "model.pt").exists()
 
 
-def test_another_split_is_warned_about(first, tmp_path, caplog):
-    cfg = tiny_config(epochs=1, max_molecules=16, batch_size=8, split="random:7", init_from=str(first.model_path))
+def test_held_out_molecules_the_model_was_trained_on_are_warned_about(first, tmp_path, caplog):
+    # a split file whose validation part is the first model's training part
+    theirs = Split.load(first.out_dir / "split.json")
+    swapped = Split("swapped", theirs.n, theirs.val, theirs.train, theirs.test).save(tmp_path / "swapped.json")
+    cfg = tiny_config(epochs=1, batch_size=8, max_molecules=None, split=str(swapped), init_from=str(first.model_path))
     with caplog.at_level(logging.WARNING, logger="molmtl.training.modelfile"):
-        train(cfg, tmp_path, progress=False)
-    assert "may be in this run's validation and test parts" in caplog.text
+        train(cfg, tmp_path / "other", progress=False)
+    assert "32 of this run's 48 validation and test molecules were in the training part" in caplog.text
+    caplog.clear()
+    # the same split, cut shorter: no overlap, no warning
+    with caplog.at_level(logging.WARNING, logger="molmtl.training.modelfile"):
+        train(tiny_config(epochs=1, max_molecules=16, batch_size=8, init_from=str(first.model_path)), tmp_path / "same",
+              progress=False)
+    assert "training part" not in caplog.text
 
 
 def test_a_fine_tuning_run_resumes(first, tmp_path):

@@ -41,6 +41,8 @@ class TrainingData:
         source: ``"qm9"`` or the CSV path.
         qm9_parts: the QM9 subsets of train/val/test (QM9 runs only), for :class:`PaddedDataset`.
         elements: the atomic numbers the molecules hold (QM9's five for QM9).
+        smiles: the whole source's SMILES, indexed as the split's rows (to recompute another
+            model's split on the same source).
     """
 
     targets: tuple[Target, ...]
@@ -51,6 +53,7 @@ class TrainingData:
     source: str
     qm9_parts: dict | None = None
     elements: tuple[int, ...] = tuple(sorted(QM9_ELEMENTS))
+    smiles: list[str] | None = None
 
 
 def load_training_data(config, *, graph: bool, geometry: bool) -> TrainingData:
@@ -92,7 +95,8 @@ def _qm9_data(config, *, graph: bool, geometry: bool) -> TrainingData:
         return MolDataset(parts[name], targets, graph=graph, geometry=geometry, graph_cache=cache,
                           elements=config.elements)
 
-    return TrainingData(targets, split, part("train"), part("val"), part("test"), "qm9", parts, config.elements)
+    return TrainingData(targets, split, part("train"), part("val"), part("test"), "qm9", parts, config.elements,
+                        list(qm9.canonical_smiles))
 
 
 def _csv_data(config, *, graph: bool, geometry: bool) -> TrainingData:
@@ -131,7 +135,7 @@ def _csv_data(config, *, graph: bool, geometry: bool) -> TrainingData:
     elements = tuple(sorted(elements))
     parts = [MolDataset(mols[name], targets, labels[rows[name]], graph=graph, geometry=geometry,
                         elements=elements) for name in ("train", "val", "test")]
-    return TrainingData(targets, split, *parts, str(config.data), elements=elements)
+    return TrainingData(targets, split, *parts, str(config.data), elements=elements, smiles=list(table.smiles))
 
 
 def _embedded_parts(table, rows: dict[str, np.ndarray], source: str):

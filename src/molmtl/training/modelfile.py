@@ -127,14 +127,15 @@ def load_model(path: str | Path) -> TrainedModel:
     return TrainedModel(strategy, scaler, config, info).eval()
 
 
-def start_from(path: str | Path, strategy, config: TrainConfig, split=None):
+def start_from(path: str | Path, strategy, config: TrainConfig, split=None, smiles=None):
     """Fine-tuning: copy the weights of the model file ``path`` into ``strategy`` (built from
     ``config``) and return that model's target scaler, which the run keeps so that the heads'
     outputs mean what they meant.
 
     InputError if the model's architecture (:meth:`TrainConfig.architecture`) differs from
-    ``config``'s. A warning if it was trained on another split than ``split``: molecules it
-    learned may then be in this run's validation or test part, and their errors would flatter it.
+    ``config``'s. Given the run's ``split`` and its source's ``smiles`` (and the same source as the
+    model's), a warning if some of the run's validation or test molecules were in the model's
+    training part: their errors would flatter it.
     """
     init = load_model(path)
     mine, theirs = config.architecture(), init.config.architecture()
@@ -147,13 +148,28 @@ def start_from(path: str | Path, strategy, config: TrainConfig, split=None):
         raise InputError(f"{path} has {name} {theirs[name]!r} and this run {mine[name]!r}; a run started from a model "
                          "keeps its architecture")
     strategy.load_state_dict(init.strategy.state_dict())
-    theirs_split = (init.info.get("split") or {}).get("id")
-    if split is not None and theirs_split is not None and theirs_split != split.id:
-        log.warning("%s was trained on split %s and this run uses %s: molecules it was trained on may be in this "
-                    "run's validation and test parts, and their errors would then look better than they are",
-                    path, theirs_split, split.id)
+    if split is not None and smiles is not None and init.config.data == config.data:
+        _warn_on_seen_molecules(path, init.config, split, smiles)
     log.info("starting from the weights of %s", path)
     return init.scaler.train()  # load_model left it in eval mode
+
+
+def _warn_on_seen_molecules(path, init_config: TrainConfig, split, smiles) -> None:
+    import numpy as np
+
+    from molmtl.training.config import run_split
+
+    try:
+        theirs = run_split(init_config, len(smiles), smiles)
+    except InputError as exc:  # e.g. its split file is gone
+        log.warning("cannot tell which molecules %s was trained on (%s)", path, exc)
+        return
+    held_out = np.concatenate([np.asarray(split.val), np.asarray(split.test)])
+    seen = np.intersect1d(np.asarray(theirs.train), held_out)
+    if len(seen):
+        log.warning("%d of this run's %d validation and test molecules were in the training part of %s: their "
+                    "errors will look better than they are (keep its split: leave out --split)", len(seen),
+                    len(held_out), path)
 
 
 __all__ = ["TrainedModel", "save_model", "load_model", "read_model_file", "start_from", "FORMAT_VERSION"]

@@ -168,7 +168,7 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, pro
         config = config.replace(elements=tuple(sorted(set(config.elements) | set(data.elements))))
     strategy, balancer = build_strategy(config), build_balancer(config)
     if config.init_from and not resume:  # fine-tuning: its weights and target scaler (a resume has them in last.ckpt)
-        scaler = start_from(config.init_from, strategy, config, data.split)
+        scaler = start_from(config.init_from, strategy, config, data.split, data.smiles)
     else:
         scaler = fit_scaler(data.train, data.targets, config.normalization, config.max_z)
     log.info("training %s/%s/%s on %d molecules (%s), validating on %d", config.encoder, config.strategy,
