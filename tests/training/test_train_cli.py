@@ -58,6 +58,8 @@ def test_train_help_lists_every_registry_name(capsys, monkeypatch):
     (["--split-sizes", "100,10,5"], "the test part is the rest"),
     (["--split-sizes", "0.8"], "TRAIN,VAL[,TEST]"),
     (["--schedule", "plateau", "--plateau-factor", "1.5"], "between 0 and 1"),
+    (["--warmup-epochs", "-1"], "warm-up length"),
+    (["--warmup-epochs", "nan"], "warm-up length"),
     (["--schedule", "plateau", "--plateau-patience", "-1"], "plateau patience"),
     (["--ema", "nan"], "EMA decay must be"),
 ])
@@ -377,3 +379,17 @@ def test_plateau_options_reach_the_run_config(tmp_path):
                  "--schedule", "plateau", "--plateau-factor", "0.5", "--plateau-patience", "2", "--ema", "0.99"]) == 0
     cfg = json.loads((run / "config.json").read_text())
     assert (cfg["schedule"], cfg["plateau_factor"], cfg["plateau_patience"], cfg["ema"]) == ("plateau", 0.5, 2, 0.99)
+
+
+def test_warmup_reaches_the_run_config_and_the_schedule(tmp_path):
+    run = tmp_path / "run"
+    assert main(["-q", "train", "--out", str(run), "--encoder", "gcn", "--hidden", "8", "--layers", "1",
+                 "--max-molecules", "16", "--batch-size", "4", "--epochs", "2", "--accelerator", "cpu", "--no-progress",
+                 "--tasks", "U0", "--warmup-epochs", "0.5", "--lr", "1e-3"]) == 0
+    assert json.loads((run / "config.json").read_text())["warmup_epochs"] == 0.5
+    import csv
+
+    lrs = [float(r["lr"]) for r in csv.DictReader((run / "logs" / "version_0" / "metrics.csv").open()) if r.get("lr")]
+    # 8 steps, 2 of warm-up: after step 4 the cosine is a third of the way down, 0.01 + 0.99 * 0.75 of
+    # the peak (with the default one-epoch warm-up, 4 steps, it would be at the peak)
+    assert lrs[0] == pytest.approx(1e-3 * (0.01 + 0.99 * 0.75), rel=1e-5)

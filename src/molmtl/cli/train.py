@@ -203,7 +203,7 @@ def build_config(*, protocol: str, encoder, strategy, tasks, weighting, epochs, 
                  groups, lam, group_lasso, hidden, layers, cutoff, batch_size, lr, weight_decay, schedule, loss,
                  seed, accelerator, devices, precision, compile, early_stopping, message=None, smiles_column=None,
                  task_weights=None, ema=None, split_sizes=None, plateau_factor=None, plateau_patience=None,
-                 geometry=None):
+                 geometry=None, warmup_epochs=None):
     """TrainConfig from CLI values (None = the protocol's value)."""
     from molmtl.training.protocols import PROTOCOLS, protocol_config
 
@@ -248,7 +248,7 @@ def build_config(*, protocol: str, encoder, strategy, tasks, weighting, epochs, 
                   schedule=schedule, loss=loss, seed=seed, accelerator=accelerator, devices=devices,
                   precision=precision, compile=compile or None, early_stopping=early_stopping,
                   smiles_column=smiles_column, task_weights=_parse_task_weights(task_weights), ema=ema,
-                  plateau_factor=plateau_factor, plateau_patience=plateau_patience,
+                  plateau_factor=plateau_factor, plateau_patience=plateau_patience, warmup_epochs=warmup_epochs,
                   geometry=geometry.strip().lower() if geometry is not None else None)
     over.update({k: v for k, v in values.items() if v is not None})
     if "devices" in over and str(over["devices"]).isdigit():
@@ -329,6 +329,7 @@ def register(app: typer.Typer) -> None:
         lr: float = typer.Option(None, help="Peak learning rate (default: 5e-4)."),
         weight_decay: float = typer.Option(None, help="AdamW weight decay (default: 0)."),
         schedule: str = typer.Option(None, help="LR schedule: cosine (warm-up + cosine) or plateau (constant, cut on validation stalls)."),
+        warmup_epochs: float = typer.Option(None, help="Cosine schedule: linear warm-up from 0 to --lr over this many epochs (default: 1; fractions allowed, e.g. 0.1 for fine-tuning)."),
         plateau_factor: float = typer.Option(None, help="Plateau schedule: LR multiplier on a stall (default: 0.7)."),
         plateau_patience: int = typer.Option(None, help="Plateau schedule: epochs without improvement before a cut (default: 5)."),
         loss: str = typer.Option(None, help="Per-task loss on normalized targets: mse or l1 (default: l1; libmtl: mse)."),
@@ -360,7 +361,7 @@ def register(app: typer.Typer) -> None:
                                         group_lasso=group_lasso, hidden=hidden, layers=layers, cutoff=cutoff,
                                         message=message, batch_size=batch_size, lr=lr, weight_decay=weight_decay, schedule=schedule,
                                         plateau_factor=plateau_factor, plateau_patience=plateau_patience,
-                                        loss=loss, ema=ema, seed=seed, precision=precision, early_stopping=early_stopping,
+                                        warmup_epochs=warmup_epochs, loss=loss, ema=ema, seed=seed, precision=precision, early_stopping=early_stopping,
                                         protocol=None if protocol == "standard" else protocol,
                                         compile=compile or None, device_data=device_data or None, trim_to=trim_to,
                                         sort_window=sort_window, init_from=init_from).items() if v is not None]
@@ -384,7 +385,7 @@ def register(app: typer.Typer) -> None:
                                   early_stopping=early_stopping, message=message, smiles_column=smiles_column,
                                   task_weights=task_weights, ema=ema, split_sizes=split_sizes,
                                   plateau_factor=plateau_factor, plateau_patience=plateau_patience,
-                                  geometry=geometry)
+                                  geometry=geometry, warmup_epochs=warmup_epochs)
             if init_from is not None:
                 config = _fine_tuning(config, init_from, protocol=protocol, encoder=encoder, strategy=strategy,
                                       tasks=tasks, groups=groups, lam=lam, group_lasso=group_lasso, hidden=hidden,

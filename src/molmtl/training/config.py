@@ -132,6 +132,9 @@ class TrainConfig:
             raise InputError(f"unknown loss {self.loss!r}; use mse or l1")
         if self.schedule not in ("cosine", "plateau"):
             raise InputError(f"unknown LR schedule {self.schedule!r}; use cosine or plateau")
+        if isinstance(self.warmup_epochs, bool) or not isinstance(self.warmup_epochs, (int, float)) \
+                or not (self.warmup_epochs >= 0 and math.isfinite(self.warmup_epochs)):
+            raise InputError(f"warm-up length must be a number of epochs >= 0, got {self.warmup_epochs!r}")
         if isinstance(self.plateau_factor, bool) or not isinstance(self.plateau_factor, (int, float)) \
                 or not 0 < self.plateau_factor < 1:
             raise InputError(f"plateau factor (the LR multiplier on a stall) must be between 0 and 1, got {self.plateau_factor!r}")
