@@ -4,10 +4,12 @@
 the molecule is in QM9, puts QM9's labels beside the predictions and says which part of the
 model's split the molecule was in (an error on a training molecule is not a test error).
 
-The shipped model, :data:`SHIPPED_MODEL`, is a hard-shared dense PaiNN for all 19 targets,
-trained on QM9's standard split on one H100 (``BENCHMARKS.md``, "QM9 on one H100"; model card in
-``weights/MODEL_CARD.md``). It was trained on QM9's B3LYP geometries: a geometry from SMILES
-(RDKit ETKDG + MMFF) differs from those, and its errors are larger than the test MAE.
+Two models are shipped (model card: ``weights/MODEL_CARD.md``), one hard-shared dense PaiNN for
+all 19 targets with two sets of weights: :data:`SHIPPED_MODEL`, trained on QM9's B3LYP
+geometries (standard split, one H100; ``BENCHMARKS.md``, "QM9 on one H100"), for geometries of
+that kind (QM9 ids, XYZ/SDF files), and :data:`SHIPPED_SMILES_MODEL`, the same model fine-tuned
+on the RDKit ETKDG + MMFF geometries a SMILES gets, for SMILES input (from such a geometry the
+first errs about 20 times its test MAE on U0). :func:`shipped_model` picks by the input's kind.
 """
 
 from __future__ import annotations
@@ -27,8 +29,16 @@ from molmtl.units import QM9_ELEMENTS
 
 log = logging.getLogger(__name__)
 
-#: The model ``molmtl predict`` uses unless given another.
+#: The model ``molmtl predict`` uses for molecules with their own geometry (QM9 ids, XYZ/SDF files).
 SHIPPED_MODEL = Path(__file__).parent / "weights" / "qm9-painn-hard-19.pt"
+#: The model ``molmtl predict`` uses for SMILES (trained on the geometries RDKit gives them).
+SHIPPED_SMILES_MODEL = Path(__file__).parent / "weights" / "qm9-painn-hard-19-rdkit.pt"
+
+
+def shipped_model(source: str | None = None) -> Path:
+    """The shipped model for a molecule whose geometry came from ``source`` (a
+    :attr:`Molecule.source`: ``"smiles"`` for an RDKit embedding; ``"qm9"``, ``"xyz"``, ...)."""
+    return SHIPPED_SMILES_MODEL if source == "smiles" else SHIPPED_MODEL
 
 #: QM9 has 48 molecules with at most 4 heavy atoms and 130,783 with 5 to 9: models trained on it
 #: predict the smallest ones far worse than their test MAE (methane's HOMO misses by 3.5 eV).
@@ -113,11 +123,12 @@ def _finite(v) -> float | None:
     return v if np.isfinite(v) else None
 
 
-def load(model: str | Path | None = None):
-    """The :class:`TrainedModel` in ``model`` (a model file or run folder), or the shipped one."""
+def load(model: str | Path | None = None, *, source: str | None = None):
+    """``(TrainedModel, path)``: the model in ``model`` (a model file or run folder), or the shipped
+    one for input geometries from ``source`` (:func:`shipped_model`)."""
     from molmtl.training.modelfile import load_model
 
-    path = Path(model) if model is not None else SHIPPED_MODEL
+    path = Path(model) if model is not None else shipped_model(source)
     if not path.exists():
         raise InputError(f"model not found: {path}")
     return load_model(path), str(path)
@@ -140,7 +151,8 @@ def predict(molecule: Molecule, model=None, *, qm9=None, lookup: bool = True) ->
     Args:
         molecule: the input (a 3D geometry is needed by 3D models; SMILES input is embedded by
             :func:`molmtl.chem.parse.read_molecule`).
-        model: a :class:`TrainedModel`, a model path, or None for :data:`SHIPPED_MODEL`.
+        model: a :class:`TrainedModel`, a model path, or None for the shipped model for the
+            molecule's kind of geometry (:func:`shipped_model`).
         qm9: a loaded QM9 object for the look-up (loaded on demand when None and ``lookup``).
         lookup: look the molecule up in QM9 for labels and its split part.
 
@@ -155,7 +167,7 @@ def predict(molecule: Molecule, model=None, *, qm9=None, lookup: bool = True) ->
     from molmtl.training.evaluate import predict_dataset
 
     if model is None or isinstance(model, (str, Path)):
-        model, path = load(model)
+        model, path = load(model, source=molecule.source)
     else:
         path = "(in memory)"
     require_model_domain(molecule, model)
@@ -280,4 +292,4 @@ def predict_many(smiles: list[str], model, *, names: list[str] | None = None,
     return values, errors
 
 
-__all__ = ["SHIPPED_MODEL", "Prediction", "predict", "predict_many", "require_model_domain", "load"]
+__all__ = ["SHIPPED_MODEL", "SHIPPED_SMILES_MODEL", "shipped_model", "Prediction", "predict", "predict_many", "require_model_domain", "load"]

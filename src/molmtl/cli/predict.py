@@ -14,7 +14,9 @@ def register(app: typer.Typer) -> None:
     def predict_cmd(
         molecule: str = typer.Argument(..., help="SMILES, QM9 id (qm9:14), an .xyz/.sdf/.mol file, or a .csv of SMILES "
                                       "(one row of predictions per molecule)."),
-        model: Optional[Path] = typer.Option(None, help="A model.pt or run folder (default: the shipped model)."),
+        model: Optional[Path] = typer.Option(None, help="A model.pt or run folder (default: the shipped model for the "
+                                             "input: the one fine-tuned on RDKit geometries for SMILES, the one "
+                                             "trained on QM9's B3LYP geometries for QM9 ids and XYZ/SDF files)."),
         qm9_lookup: bool = typer.Option(True, "--qm9/--no-qm9", help="Look the molecule up in QM9: labels, error, split part."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object (registry keys and units)."),
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="With a .csv input: write the predictions there "
@@ -32,7 +34,8 @@ def register(app: typer.Typer) -> None:
             raise InputError("--json prints one molecule; a CSV's predictions come as CSV (--out FILE or standard output)")
         if not is_csv and (out is not None or smiles_column is not None):
             raise InputError("--out and --smiles-column go with a .csv of molecules; one molecule prints its table")
-        trained, path = load(model)  # a missing model fails before any parsing or embedding
+        if model is not None or is_csv:  # a missing model fails before any parsing or embedding
+            trained, path = load(model, source="smiles")
         if is_csv:
             _predict_csv(Path(molecule.strip()), trained, path, out, smiles_column)
             return
@@ -41,7 +44,10 @@ def register(app: typer.Typer) -> None:
             from molmtl.data.qm9 import load_qm9
 
             qm9 = load_qm9()
-        mol = read_molecule(molecule, embed=trained.needs_geometry, dataset=qm9)
+        # both shipped models are 3D: the molecule is read (and a SMILES embedded) before choosing one
+        mol = read_molecule(molecule, embed=True if model is None else trained.needs_geometry, dataset=qm9)
+        if model is None:
+            trained, path = load(None, source=mol.source)
         result = predict(mol, trained, qm9=qm9, lookup=qm9_lookup)
         result.model = path
         if as_json:
