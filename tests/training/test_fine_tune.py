@@ -56,7 +56,10 @@ def test_another_architecture_or_new_elements_are_refused(first, tmp_path):
     fewer = tiny_config(tasks=("U0",), init_from=str(first.model_path))
     with pytest.raises(InputError, match="tasks"):
         train(fewer, tmp_path / "fewer", progress=False)
-    assert not (tmp_path / "wider" / "model.pt").exists() and not (tmp_path / "fewer" / "model.pt").exists()
+    chlorine = tiny_config(elements=(1, 6, 7, 8, 9, 17), init_from=str(first.model_path))
+    with pytest.raises(InputError, match=r"elements \[17\] .* has no embedding for"):
+        train(chlorine, tmp_path / "chlorine", progress=False)
+    assert not any((tmp_path / d / "model.pt").exists() for d in ("wider", "fewer", "chlorine"))
 
 
 def test_held_out_molecules_the_model_was_trained_on_are_warned_about(first, tmp_path, caplog):
