@@ -27,11 +27,11 @@ import torch
 from molmtl.data.batching import MolDataset, collate
 from molmtl.data.qm9 import load_qm9
 from molmtl.models.heads import make_head
-from molmtl.models.registry import make_encoder
-from molmtl.mtl.balancers import BALANCERS, JacobianBalancer, make_balancer
+from molmtl.models.registry import ENCODERS
+from molmtl.mtl.balancers import BALANCERS, JacobianBalancer
 from molmtl.mtl.balancers.jacobian import JACOBIAN_BALANCERS
 from molmtl.mtl.base import masked_task_losses
-from molmtl.mtl.registry import make_strategy
+from molmtl.mtl.registry import STRATEGIES, WEIGHTINGS
 from molmtl.targets import TARGET_KEYS
 
 log = logging.getLogger("bench_balancers")
@@ -111,10 +111,10 @@ def main(argv=None) -> None:
     runners = {}
     for name in names:
         torch.manual_seed(0)
-        strategy = make_strategy(args.strategy, tasks=TARGET_KEYS, head_factory=make_head,
-                                 encoder_factory=partial(make_encoder, "painn", hidden=args.hidden, num_layers=args.layers))
+        strategy = STRATEGIES.build(args.strategy, tasks=TARGET_KEYS, head_factory=make_head,
+                                 encoder_factory=partial(ENCODERS.build, "painn", hidden=args.hidden, num_layers=args.layers))
         hp = {"jacobian": args.jacobian} if name in JACOBIAN_BALANCERS else {}
-        runners[name] = Runner(strategy.to(args.device), make_balancer(name, n_tasks=T, **hp).to(args.device), batch)
+        runners[name] = Runner(strategy.to(args.device), WEIGHTINGS.build(name, n_tasks=T, **hp).to(args.device), batch)
     # Round robin: one step of every balancer per round, so load from other processes on a shared
     # machine hits all balancers alike and the ratios stay fair.
     for r in range(args.warmup + args.steps):

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import torch
 
+from molmtl.config import TrainConfig
 from molmtl.targets import TARGET_KEYS, get_target
-from molmtl.training.config import TrainConfig
 from molmtl.training.evaluate import delta_m
 from molmtl.training.run import train
 

@@ -26,10 +26,12 @@ import lightning as L
 import torch
 
 from molmtl.data.batching import PaddedDataset
-from molmtl.training.config import build_balancer, build_strategy
-from molmtl.training.datamodule import MolDataModule, PaddedLoader, fit_scaler, load_training_data
+from molmtl.inference import build_strategy
+from molmtl.training.data import fit_scaler, load_training_data
+from molmtl.training.datamodule import MolDataModule, PaddedLoader
 from molmtl.training.module import MTLModule
 from molmtl.training.protocols import protocol_config
+from molmtl.training.run import build_balancer
 
 SYNC_CALLS = ("cudaStreamSynchronize", "cudaDeviceSynchronize", "cudaEventSynchronize", "cudaMemcpy", "cudaMemcpyAsync")
 LAUNCH_CALLS = ("cudaLaunchKernel", "cuLaunchKernel", "cuLaunchKernelEx", "cudaLaunchKernelExC")

@@ -13,8 +13,9 @@ import time
 from pathlib import Path
 
 from molmtl.data.qm9 import load_qm9
+from molmtl.dft.protocol import QM9Protocol
+from molmtl.dft.vibrations import symmetry_number
 from molmtl.units import HARTREE_TO_EV
-from molmtl.dft.protocol import QM9Protocol, symmetry_number
 
 KEYS = ["e_elec", "homo", "lumo", "gap", "mu", "alpha", "r2", "A", "B", "C", "zpve", "U0", "U", "H", "G", "cv"]
 MHA = {"e_elec"}  # shown in mHa (target 0.1 mHa)
@@ -44,7 +45,7 @@ def main() -> None:
         res = proto.run(mol)
         wall = time.perf_counter() - t0
         diff = {k: res.raw[k] - qm9[k] for k in KEYS if k in res.raw}
-        sigma = symmetry_number(proto.build_mole(mol.atomic_numbers, mol.positions_bohr), proto.symmetry_tolerance_bohr)
+        sigma = symmetry_number(mol.atomic_numbers, mol.positions_bohr, proto.symmetry_tolerance_bohr)
         rec = {"qm9_index": i, "formula": mol.formula, "n_atoms": mol.n_atoms, "ours": res.raw, "qm9": qm9,
                "diff": diff, "timings_s": res.timings_s, "wall_s": wall, "sigma": sigma, "n_imaginary": res.n_imaginary,
                "threads": os.environ.get("OMP_NUM_THREADS", "default")}

@@ -15,7 +15,7 @@ import platform
 import time
 from pathlib import Path
 
-from molmtl.chem.parse import read_molecule
+from molmtl.data.inputs import read_molecule
 from molmtl.dft.protocol import QM9Protocol
 
 

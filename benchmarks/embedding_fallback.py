@@ -26,7 +26,8 @@ KEYS = ("U0", "homo", "lumo", "gap", "mu", "alpha")
 
 
 def _maes(model, dataset) -> dict[str, float]:
-    from molmtl.training.evaluate import predict_dataset, target_metrics
+    from molmtl.inference import predict_dataset
+    from molmtl.training.evaluate import target_metrics
 
     y, p = predict_dataset(model, dataset)
     return {r["key"]: r["mae"] for r in target_metrics(model.targets, y, p) if r["key"] in KEYS}

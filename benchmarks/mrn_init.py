@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from molmtl.config import TrainConfig
 from molmtl.targets import TARGET_KEYS
-from molmtl.training.config import TrainConfig
 from molmtl.training.run import train
 
 PAIRS = (("U0", "U"), ("U0", "U0_atom"), ("homo", "gap"), ("lumo", "gap"), ("A", "B"), ("mu", "U0"))

@@ -21,11 +21,17 @@ from pathlib import Path
 
 import numpy as np
 
-from molmtl.chem.elements import symbols_text
 from molmtl.chem.molecule import Molecule
+from molmtl.chem.validate import domain_problems
+from molmtl.data.qm9 import load_qm9
 from molmtl.errors import InputError
+from molmtl.inference import (
+    TrainedModel,
+    load_model,
+    predict_molecules,
+    require_model_domain,
+)
 from molmtl.targets import TARGET_KEYS, Target
-from molmtl.units import QM9_ELEMENTS
 
 log = logging.getLogger(__name__)
 
@@ -123,26 +129,13 @@ def _finite(v) -> float | None:
     return v if np.isfinite(v) else None
 
 
-def load(model: str | Path | None = None, *, source: str | None = None):
+def load(model: str | Path | None = None, *, source: str | None = None) -> tuple[TrainedModel, str]:
     """``(TrainedModel, path)``: the model in ``model`` (a model file or run folder), or the shipped
     one for input geometries from ``source`` (:func:`shipped_model`)."""
-    from molmtl.training.modelfile import load_model
-
     path = Path(model) if model is not None else shipped_model(source)
     if not path.exists():
         raise InputError(f"model not found: {path}")
     return load_model(path), str(path)
-
-
-def require_model_domain(molecule: Molecule, model) -> None:
-    """UnsupportedMoleculeError unless ``model`` can predict ``molecule``: only the elements it was
-    trained on, neutral, closed shell (the models have no charge or spin input)."""
-    from molmtl.chem.validate import require_supported
-
-    elements = frozenset(model.config.elements)
-    trained_on = ("QM9 molecules of H, C, N, O and F" if elements == QM9_ELEMENTS
-                  else f"molecules of {symbols_text(elements)}")
-    require_supported(molecule, elements=elements, method=f"the ML model (trained on neutral, closed-shell {trained_on})")
 
 
 def predict(molecule: Molecule, model=None, *, qm9=None, lookup: bool = True) -> Prediction:
@@ -162,10 +155,6 @@ def predict(molecule: Molecule, model=None, *, qm9=None, lookup: bool = True) ->
             spin input).
         InputError: a 3D model and a molecule without coordinates.
     """
-    from molmtl.chem.validate import domain_problems
-    from molmtl.data.batching import MolDataset
-    from molmtl.training.evaluate import predict_dataset
-
     if model is None or isinstance(model, (str, Path)):
         model, path = load(model, source=molecule.source)
     else:
@@ -188,10 +177,8 @@ def predict(molecule: Molecule, model=None, *, qm9=None, lookup: bool = True) ->
     if model.needs_geometry and molecule.source != "smiles" and qm9_model and rdkit_trained:
         warnings.append(f"this model was trained on RDKit (ETKDG + MMFF) geometries, and this one comes from "
                         f"{molecule.source}: give the SMILES for the geometry it expects")
-    dataset = MolDataset([molecule], model.targets, graph=model.needs_graph, geometry=model.needs_geometry,
-                         elements=model.config.elements)
     t0 = time.perf_counter()
-    _, values = predict_dataset(model, dataset)  # TrainedModel.forward runs under no_grad
+    values = predict_molecules(model, [molecule])  # TrainedModel.forward runs under no_grad
     elapsed = time.perf_counter() - t0
     result = Prediction(molecule, tuple(model.targets), values[0], path, elapsed, warnings=warnings)
     if lookup:
@@ -202,8 +189,6 @@ def predict(molecule: Molecule, model=None, *, qm9=None, lookup: bool = True) ->
 def _add_qm9(result: Prediction, model, qm9) -> None:
     """QM9 labels and the molecule's part of the model's split, when the molecule is in QM9."""
     if qm9 is None:
-        from molmtl.data.qm9 import load_qm9
-
         qm9 = load_qm9()
     rows = qm9.find(result.molecule)
     if not rows:
@@ -222,13 +207,11 @@ def _add_qm9(result: Prediction, model, qm9) -> None:
 
 def _split_part(model, qm9, row: int) -> str | None:
     """``train``/``val``/``test``/``none``: where QM9 row ``row`` was in the model's split (None if unknown)."""
-    from molmtl.training.config import run_split
-
     config = model.config
     if config.data is not None:  # trained on a user's CSV
         return None
     try:
-        split = run_split(config, len(qm9), qm9.canonical_smiles)
+        split = config.split_for(len(qm9), qm9.canonical_smiles)
     except InputError:  # e.g. a split file that is no longer there
         return None
     stored = (model.info.get("split") or {}).get("id")
@@ -240,56 +223,4 @@ def _split_part(model, qm9, row: int) -> str | None:
     return "none"
 
 
-def predict_many(smiles: list[str], model, *, names: list[str] | None = None,
-                 batch_size: int = 256) -> tuple[np.ndarray, list[str | None]]:
-    """Predict many SMILES at once (a CSV's worth); a molecule that cannot be predicted gets a
-    reason instead of stopping the others.
-
-    Args:
-        smiles: the molecules.
-        model: a :class:`TrainedModel`.
-        names: labels for messages (default: the SMILES).
-        batch_size: molecules per model call.
-
-    Returns:
-        ``(values, errors)``: ``(N, T)`` predictions in the registry's units (NaN rows where
-        ``errors[i]`` gives the one-sentence reason; None where the prediction is there).
-        3D models embed each SMILES once, through :mod:`molmtl.data.geometries`' store.
-    """
-    from molmtl.chem.embed import FALLBACK_NOTE
-    from molmtl.chem.parse import from_smiles
-    from molmtl.data.batching import MolDataset
-    from molmtl.data.geometries import embed_smiles
-    from molmtl.errors import MolmtlError
-    from molmtl.training.evaluate import predict_dataset
-
-    names = list(smiles) if names is None else list(names)
-    errors: list[str | None] = [None] * len(smiles)
-    mols: dict[int, Molecule] = {}
-    for i, (smi, name) in enumerate(zip(smiles, names)):
-        try:
-            mol = from_smiles(smi, embed=False, name=name)
-            require_model_domain(mol, model)
-            mols[i] = mol
-        except MolmtlError as exc:
-            errors[i] = str(exc)
-    if model.needs_geometry and mols:
-        rows = list(mols)
-        embedded = embed_smiles([smiles[i] for i in rows], [names[i] for i in rows])
-        for i, error in zip(rows, embedded.errors):
-            errors[i] = error
-        mols = {i: m for i, m in zip(rows, embedded.molecules) if m is not None}
-        fallback = [m.name for m in mols.values() if FALLBACK_NOTE in m.warnings]
-        if fallback:
-            log.warning("%d of %d molecules got a fallback 3D geometry (ETKDG rejected them; expect larger errors "
-                        "for them), e.g. %s", len(fallback), len(smiles), fallback[0])
-    values = np.full((len(smiles), len(model.targets)), np.nan)
-    if mols:
-        rows = list(mols)
-        dataset = MolDataset([mols[i] for i in rows], model.targets, graph=model.needs_graph,
-                             geometry=model.needs_geometry, elements=model.config.elements)
-        _, values[rows] = predict_dataset(model, dataset, batch_size=batch_size)
-    return values, errors
-
-
-__all__ = ["SHIPPED_MODEL", "SHIPPED_SMILES_MODEL", "shipped_model", "Prediction", "predict", "predict_many", "require_model_domain", "load"]
+__all__ = ["SHIPPED_MODEL", "SHIPPED_SMILES_MODEL", "shipped_model", "Prediction", "predict", "load"]

@@ -7,10 +7,12 @@ for Quantum Chemistry" (ICML 2017), Table 2 (rotational constants have none ther
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from molmtl import units
+from molmtl.errors import InputError
 
 Readout = Literal["sum", "mean", "dipole"]
 
@@ -109,6 +111,28 @@ def parse_targets(spec: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
     if len(set(keys)) != len(keys):
         raise ValueError(f"targets repeat: {', '.join(keys)}")
     return keys
+
+
+def resolve_tasks(tasks: Sequence[str | Target]) -> tuple[Target, ...]:
+    """Task keys (or Target objects, e.g. a user's custom target) -> targets, in the given order.
+
+    InputError for unknown keys, repeated tasks or none.
+    """
+    if isinstance(tasks, str) or not tasks:
+        raise InputError("tasks must be a non-empty list of target keys, e.g. ['U0', 'homo'].")
+    out = []
+    for key in tasks:
+        if isinstance(key, Target):
+            out.append(key)
+            continue
+        try:
+            out.append(get_target(key))
+        except KeyError:
+            raise InputError(f"unknown task {key!r}; known tasks: {', '.join(TARGET_KEYS)}.") from None
+    keys = [t.key for t in out]
+    if len(set(keys)) != len(keys):
+        raise InputError(f"tasks repeat: {', '.join(keys)}.")
+    return tuple(out)
 
 
 def custom_target(key: str, unit: str = "") -> Target:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from molmtl.chem.parse import from_smiles, from_xyz_text, parse_qm9_id, read_molecule
+from molmtl.chem.parse import from_smiles, from_xyz_text, parse_qm9_id
+from molmtl.data.inputs import read_molecule
 from molmtl.errors import InputError, NotFoundError
 
 WATER_XYZ = """3

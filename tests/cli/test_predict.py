@@ -8,9 +8,16 @@ import pytest
 from molmtl.cli import main
 from molmtl.data.batching import MolDataset
 from molmtl.data.splits import random_split
-from molmtl.predict import SHIPPED_MODEL, SHIPPED_SMILES_MODEL, load, predict, shipped_model
+from molmtl.inference import predict_dataset
+from molmtl.predict import (
+    SHIPPED_MODEL,
+    SHIPPED_SMILES_MODEL,
+    load,
+    predict,
+    shipped_model,
+)
 from molmtl.targets import TARGET_KEYS
-from molmtl.training.evaluate import predict_dataset, target_metrics
+from molmtl.training.evaluate import target_metrics
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +66,7 @@ def test_shipped_smiles_model_regression_from_smiles(shipped, qm9):
     for key in ("U0", "homo", "lumo", "gap", "mu", "alpha", "zpve", "cv", "r2"):  # better than the B3LYP model here
         assert ours[key] < 0.8 * theirs[key], key
 
-    from molmtl.chem.parse import read_molecule
+    from molmtl.data.inputs import read_molecule
 
     mol = read_molecule("qm9:4210", dataset=qm9)  # 3-fluoropyridine, in the standard test split
     result = predict(mol, shipped, qm9=qm9)
@@ -123,7 +130,7 @@ def test_cli_bad_input_exits_2_with_one_line(capsys, args, words):
 
 
 def test_small_molecules_are_flagged(shipped, qm9):
-    from molmtl.chem.parse import read_molecule
+    from molmtl.data.inputs import read_molecule
 
     result = predict(read_molecule("qm9:1", dataset=qm9), shipped, qm9=qm9)  # methane
     assert any("heavy atoms" in w for w in result.warnings)

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from molmtl.chem.embed import EMBED_SEED, FALLBACK_NOTE
 from molmtl.chem.parse import from_smiles
 from molmtl.data import geometries
-from molmtl.chem.embed import EMBED_SEED, FALLBACK_NOTE
 from molmtl.data.geometries import embed_smiles, embedded_molecules
 from molmtl.errors import InputError
 
@@ -23,7 +23,7 @@ def test_embedded_geometries_are_stored_and_read_back_unchanged(tmp_path, monkey
     def no_embedding(*args, **kwargs):
         raise AssertionError("embedded again")
 
-    monkeypatch.setattr("molmtl.chem.parse.from_smiles", no_embedding)
+    monkeypatch.setattr("molmtl.data.geometries.from_smiles", no_embedding)
     again = embedded_molecules(smiles, store=store)
     assert all(np.array_equal(a.positions, b.positions) for a, b in zip(first, again))
     assert again[3].name == "c1ccccc1O" and again[3].source == "smiles" and again[3].charge == 0
@@ -48,7 +48,7 @@ def test_a_bad_smiles_is_reported_per_molecule_and_not_tried_again(tmp_path, mon
     def no_embedding(*args, **kwargs):
         raise AssertionError("tried again")
 
-    monkeypatch.setattr("molmtl.chem.parse.from_smiles", no_embedding)
+    monkeypatch.setattr("molmtl.data.geometries.from_smiles", no_embedding)
     with pytest.raises(InputError, match="C1CC"):  # all or nothing: the stored reason
         embedded_molecules(smiles, store=store)
     assert embed_smiles(["C1CC"], store=store).errors == result.errors[3:4]
@@ -65,7 +65,7 @@ def test_an_interrupted_embedding_keeps_the_geometries_made_before_it(tmp_path, 
             raise KeyboardInterrupt
         return real(smiles, **kwargs)
 
-    monkeypatch.setattr("molmtl.chem.parse.from_smiles", interrupted)
+    monkeypatch.setattr("molmtl.data.geometries.from_smiles", interrupted)
     with pytest.raises(KeyboardInterrupt):
         embed_smiles(["CCO", "CCN", "CCC", "CCF", "CCCl"], store=store)
     assert _stored(store) == ["CCC", "CCN", "CCO"]

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from molmtl.data.splits import Split, make_split, random_split, scaffold_split, split_counts
+from molmtl.data.splits import (
+    Split,
+    make_split,
+    random_split,
+    scaffold_split,
+    split_counts,
+)
 from molmtl.errors import InputError, NotFoundError
 
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from molmtl import units
-from molmtl.targets import LIBMTL_TARGETS, TARGET_KEYS, TARGETS, column_target, get_target, parse_targets
+from molmtl.targets import (
+    LIBMTL_TARGETS,
+    TARGET_KEYS,
+    TARGETS,
+    column_target,
+    get_target,
+    parse_targets,
+)
 
 
 def test_pyg_order_and_units():

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 
-
 from molmtl.dft.fanout import make_client, read_batch_csv, run_batch
 from molmtl.dft.protocol import QM9Protocol
 from molmtl.dft.store import ResultStore
@@ -112,10 +111,10 @@ def test_batch_csv_with_bom_and_bad_encoding(tmp_path):
 
 
 def test_batch_of_qm9_ids_loads_qm9_once(tmp_path, monkeypatch, qm9):
-    import molmtl.data.qm9 as qm9_module
+    import molmtl.dft.fanout as fanout_module
 
     calls = []
-    monkeypatch.setattr(qm9_module, "load_qm9", lambda *a, **k: calls.append(1) or qm9)
+    monkeypatch.setattr(fanout_module, "load_qm9", lambda *a, **k: calls.append(1) or qm9)
     path = tmp_path / "ids.csv"
     path.write_text("qm9_id\n1\n2\nqm9:3\n")
     items = read_batch_csv(path)

@@ -11,7 +11,14 @@ from torch.utils.data import DataLoader
 
 from molmtl.chem.features import ATOM_FEATURE_DIM, graph_from_smiles
 from molmtl.chem.molecule import Molecule
-from molmtl.data.batching import MolDataset, PaddedDataset, build_graphs, cached_graphs, collate, make_collate
+from molmtl.data.batching import (
+    MolDataset,
+    PaddedDataset,
+    build_graphs,
+    cached_graphs,
+    collate,
+    make_collate,
+)
 from molmtl.errors import InputError
 from molmtl.targets import TARGET_KEYS, get_target
 

@@ -12,18 +12,18 @@ from molmtl.models.gcn import GCN
 from molmtl.models.heads import make_head
 from molmtl.models.mpnn import MPNN
 from molmtl.models.painn import PaiNN
-from molmtl.models.registry import ENCODERS, make_encoder
+from molmtl.models.registry import ENCODERS
 from molmtl.targets import TARGETS
 
 
 def test_registry():
     assert set(ENCODERS) == {"gcn", "mpnn", "painn"}
-    assert isinstance(make_encoder("PaiNN", hidden=16), PaiNN)
-    assert make_encoder("mpnn").out_dim == 64
+    assert isinstance(ENCODERS.build("PaiNN", hidden=16), PaiNN)
+    assert ENCODERS.build("mpnn").out_dim == 64
     assert (GCN.needs_graph, MPNN.needs_graph, PaiNN.needs_graph) == (True, True, False)
     assert (GCN.needs_geometry, MPNN.needs_geometry, PaiNN.needs_geometry) == (False, False, True)
     with pytest.raises(InputError, match="gcn, mpnn, painn"):
-        make_encoder("schnet")
+        ENCODERS.build("schnet")
 
 
 def _predict(enc, heads, batch):
@@ -33,7 +33,7 @@ def _predict(enc, heads, batch):
 
 @pytest.mark.parametrize("name", ["gcn", "mpnn"])
 def test_2d_shapes_padding_and_order(name, dataset8):
-    enc: Encoder = make_encoder(name).eval()
+    enc: Encoder = ENCODERS.build(name).eval()
     heads = [make_head(t, enc.out_dim).eval() for t in TARGETS]
     items = [dataset8[i] for i in range(len(dataset8))]
     batch = collate(items, graph=True, geometry=False)
@@ -53,7 +53,7 @@ def test_2d_shapes_padding_and_order(name, dataset8):
 
 
 def test_painn_molecule_order(dataset8):
-    enc = make_encoder("painn", hidden=16, num_layers=1).eval()
+    enc = ENCODERS.build("painn", hidden=16, num_layers=1).eval()
     items = [dataset8[i] for i in range(len(dataset8))]
     a = enc(collate(items, graph=False, geometry=True)).h
     b = enc(collate(items[::-1], graph=False, geometry=True)).h
@@ -63,12 +63,12 @@ def test_painn_molecule_order(dataset8):
 @pytest.mark.parametrize("name", ["gcn", "mpnn"])
 def test_2d_encoder_needs_graph(name, batch8):
     with pytest.raises(ValueError, match="2D graphs"):
-        make_encoder(name)(MolBatch(batch8.z, batch8.pos, batch8.mask))
+        ENCODERS.build(name)(MolBatch(batch8.z, batch8.pos, batch8.mask))
 
 
 @pytest.mark.parametrize("name", ["gcn", "mpnn", "painn"])
 def test_reset_parameters_changes_weights(name):
-    enc = make_encoder(name)
+    enc = ENCODERS.build(name)
     before = [p.detach().clone() for p in enc.parameters()]
     enc.reset_parameters()
     assert any(not torch.equal(a, b) for a, b in zip(before, enc.parameters()))
@@ -82,7 +82,7 @@ def test_one_heavy_atom_molecules(name, qm9):
     small = qm9.subset([qm9.position_of_index(i) for i in (1, 2, 3)])
     ds = MolDataset(small, graph=True, geometry=True)
     batch = collate([ds[i] for i in range(3)], graph=True, geometry=True)
-    enc = make_encoder(name, **({"hidden": 16} if name != "mpnn" else {})).eval()
+    enc = ENCODERS.build(name, **({"hidden": 16} if name != "mpnn" else {})).eval()
     feats = enc(batch)
     pred = torch.stack([make_head(t, enc.out_dim)(feats) for t in TARGETS], dim=1)
     assert torch.isfinite(pred).all() and pred.shape == (3, 19)

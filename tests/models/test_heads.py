@@ -82,39 +82,3 @@ def test_head_is_a_module_with_reset():
         head.offsets.weight.fill_(1.0)
     head.reset_parameters()
     assert (head.offsets.weight == 0).all()
-
-
-def _copy_into_task_heads(fused, in_dim):
-    """TaskHeads holding the fused module's parameters, one per target."""
-    H = fused.hidden
-    heads = []
-    for t, target in enumerate(fused.targets):
-        head = make_head(target, in_dim, hidden=H)
-        with torch.no_grad():
-            head.mlp[0].weight.copy_(fused.lin1.weight[t * H:(t + 1) * H])
-            head.mlp[0].bias.copy_(fused.lin1.bias[t * H:(t + 1) * H])
-            head.mlp[2].weight.copy_(fused.w2[t:t + 1])
-            head.mlp[2].bias.copy_(fused.b2[t:t + 1])
-            head.bias.copy_(fused.bias[t])
-            if head.offsets is not None:
-                head.offsets.weight.copy_(fused.offsets.weight[:, t:t + 1] + 0.1 * t)
-                fused.offsets.weight[:, t] += 0.1 * t
-            if head.dipole_proj is not None:
-                d = int((fused.dipole_idx == t).nonzero()[0, 0])
-                head.dipole_proj.weight.copy_(fused.dipole_proj.weight[d:d + 1])
-        heads.append(head)
-    return heads
-
-
-@pytest.mark.parametrize("with_pos", [True, False])
-def test_fused_heads_equal_separate_heads(with_pos):
-    from molmtl.models.heads import FusedHeads, make_heads
-
-    f = _feats(pos=with_pos, vec=with_pos)
-    fused = make_heads(TARGETS, 8)
-    assert isinstance(fused, FusedHeads)
-    heads = _copy_into_task_heads(fused, 8)
-    expected = torch.stack([h(f) for h in heads], dim=1)
-    got = fused(f)
-    assert got.shape == (3, 19)
-    assert torch.allclose(got, expected, atol=1e-5, rtol=1e-5)

@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from molmtl.data.batching import PaddedDataset
-from molmtl.models.heads import make_heads
+from molmtl.models.heads import make_head
 from molmtl.models.normalize import TargetScaler
 from molmtl.models.painn import PaiNN
+from molmtl.mtl._parts import HeadBank
 from molmtl.targets import get_target
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ def test_painn_beats_element_references_on_held_out_molecules(qm9):
     train = PaddedDataset.from_qm9(qm9.subset(rows[:1500]), targets, n_max=29)
     val = PaddedDataset.from_qm9(qm9.subset(rows[1500:1800]), targets, n_max=29)
     scaler = TargetScaler.fit(train.y, train.z, train.mask, targets)
-    enc, heads = PaiNN(hidden=64, num_layers=3), make_heads(targets, 64)
+    enc, heads = PaiNN(hidden=64, num_layers=3), HeadBank(targets, make_head, 64)
     params = [*enc.parameters(), *heads.parameters()]
     opt = torch.optim.Adam(params, lr=1e-3)
     g = torch.Generator().manual_seed(0)

@@ -6,20 +6,21 @@ import pytest
 import torch
 from torch import nn
 
-from molmtl.models.heads import make_head, make_heads
+from molmtl.models.heads import make_head
 from molmtl.models.normalize import TargetScaler
-from molmtl.models.registry import make_encoder
+from molmtl.models.registry import ENCODERS
+from molmtl.mtl._parts import HeadBank
 from molmtl.targets import TARGETS
 
 HPARAMS = {"gcn": {"hidden": 32}, "mpnn": {"hidden": 32}, "painn": {"hidden": 32, "num_layers": 2}}
 MAX_STEPS = 300
 
 
-@pytest.mark.parametrize("name,fused", [("gcn", False), ("mpnn", False), ("painn", False), ("painn", True)])
-def test_overfits_one_batch(name, fused, batch8):
-    enc = make_encoder(name, **HPARAMS[name])
-    if fused:
-        heads = make_heads(TARGETS, enc.out_dim)
+@pytest.mark.parametrize("name,stacked", [("gcn", False), ("mpnn", False), ("painn", False), ("painn", True)])
+def test_overfits_one_batch(name, stacked, batch8):
+    enc = ENCODERS.build(name, **HPARAMS[name])
+    if stacked:  # the heads hard sharing trains: evaluated as one batched computation
+        heads = HeadBank(TARGETS, make_head, enc.out_dim)
     else:
         heads = nn.ModuleList(make_head(t, enc.out_dim) for t in TARGETS)
     scaler = TargetScaler.fit(batch8.y, batch8.z, batch8.mask, TARGETS)
@@ -28,7 +29,7 @@ def test_overfits_one_batch(name, fused, batch8):
 
     def loss_fn():
         f = enc(batch8)
-        pred = heads(f) if fused else torch.stack([h(f) for h in heads], dim=1)
+        pred = heads(f) if stacked else torch.stack([h(f) for h in heads], dim=1)
         return ((pred - target) ** 2).mean()
 
     with torch.no_grad():

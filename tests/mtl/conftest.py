@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from mtl_toys import toy_batch
 
 

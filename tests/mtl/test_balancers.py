@@ -9,17 +9,18 @@ import pytest
 import torch
 
 from molmtl.errors import InputError
-from molmtl.mtl.balancers import BALANCERS, make_balancer
 from molmtl.mtl.base import StrategyOutput, masked_task_losses
 from molmtl.mtl.hard import HardSharing
-from molmtl.mtl.registry import make_strategy
+from molmtl.mtl.registry import STRATEGIES, WEIGHTINGS
+
+BALANCERS = WEIGHTINGS.names()
 from mtl_toys import TASKS, encoder_factory, head_factory, toy_batch, train
 
 JACOBIAN = ("upgrad", "mgda", "pcgrad", "cagrad", "nashmtl", "imtlg", "alignedmtl")
 
 
 def hard(**hp):
-    return make_strategy("hard", tasks=TASKS, encoder_factory=encoder_factory(), head_factory=head_factory, **hp)
+    return STRATEGIES.build("hard", tasks=TASKS, encoder_factory=encoder_factory(), head_factory=head_factory, **hp)
 
 
 def grads(module) -> dict[str, torch.Tensor]:
@@ -43,7 +44,7 @@ def test_balancer_overfits_one_batch(name, batch):
     steps = 200 if name == "famo" else 60
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # cvxpy's DPP notice for Nash-MTL
-        history = train(strategy, make_balancer(name, n_tasks=len(TASKS)), batch, steps=steps, lr=2e-2)
+        history = train(strategy, WEIGHTINGS.build(name, n_tasks=len(TASKS)), batch, steps=steps, lr=2e-2)
     assert history[-1] < history[0] / 10
 
 
@@ -51,7 +52,7 @@ def test_balancer_overfits_one_batch(name, batch):
 def test_every_parameter_gets_a_grad_and_logs_are_scalars(name, batch):
     torch.manual_seed(0)
     strategy = hard(group_lasso=1e-3)
-    balancer = make_balancer(name, n_tasks=len(TASKS))
+    balancer = WEIGHTINGS.build(name, n_tasks=len(TASKS))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         logs = one_step(strategy, balancer, batch)
@@ -65,10 +66,10 @@ def test_every_parameter_gets_a_grad_and_logs_are_scalars(name, batch):
 @pytest.mark.parametrize("name", ["upgrad", "mgda", "imtlg"])
 def test_jacobian_balancer_without_shared_parameters_is_the_sum(name, batch):
     torch.manual_seed(0)
-    strategy = make_strategy("soft", tasks=TASKS, encoder_factory=encoder_factory(), head_factory=head_factory, lam=0.1)
-    one_step(strategy, make_balancer("equal", n_tasks=4), batch)
+    strategy = STRATEGIES.build("soft", tasks=TASKS, encoder_factory=encoder_factory(), head_factory=head_factory, lam=0.1)
+    one_step(strategy, WEIGHTINGS.build("equal", n_tasks=4), batch)
     expected = grads(strategy)
-    one_step(strategy, make_balancer(name, n_tasks=4), batch)
+    one_step(strategy, WEIGHTINGS.build(name, n_tasks=4), batch)
     for n, g in grads(strategy).items():
         assert torch.allclose(g, expected[n]), n
 
@@ -77,10 +78,10 @@ def test_equal_conflict_free_upgrad_matches_sum():
     """One task: UPGrad of a single-row Jacobian is that row, i.e. the ordinary gradient."""
     torch.manual_seed(0)
     batch = toy_batch(n_tasks=1)
-    strategy = make_strategy("hard", tasks=["U0"], encoder_factory=encoder_factory(), head_factory=head_factory)
-    one_step(strategy, make_balancer("equal", n_tasks=1), batch)
+    strategy = STRATEGIES.build("hard", tasks=["U0"], encoder_factory=encoder_factory(), head_factory=head_factory)
+    one_step(strategy, WEIGHTINGS.build("equal", n_tasks=1), batch)
     expected = grads(strategy)
-    one_step(strategy, make_balancer("upgrad", n_tasks=1), batch)
+    one_step(strategy, WEIGHTINGS.build("upgrad", n_tasks=1), batch)
     assert all(torch.allclose(g, expected[n], atol=1e-6) for n, g in grads(strategy).items())
 
 
@@ -97,8 +98,8 @@ def test_feature_and_full_jacobian_paths_agree(name, batch):
     a = hard()
     torch.manual_seed(0)
     b = NoFeatures(TASKS, encoder_factory(), head_factory)
-    logs_a = one_step(a, make_balancer(name, n_tasks=4), batch)
-    logs_b = one_step(b, make_balancer(name, n_tasks=4), batch)
+    logs_a = one_step(a, WEIGHTINGS.build(name, n_tasks=4), batch)
+    logs_b = one_step(b, WEIGHTINGS.build(name, n_tasks=4), batch)
     ga, gb = grads(a), grads(b)
     for n in ga:
         assert torch.allclose(ga[n], gb[n], rtol=1e-4, atol=1e-6), n
@@ -108,14 +109,14 @@ def test_feature_and_full_jacobian_paths_agree(name, batch):
 
 def test_mgda_weights_are_convex(batch):
     torch.manual_seed(0)
-    logs = one_step(hard(), make_balancer("mgda", n_tasks=4), batch)
+    logs = one_step(hard(), WEIGHTINGS.build("mgda", n_tasks=4), batch)
     w = torch.tensor(list(logs.values()))
     assert (w >= -1e-6).all() and abs(float(w.sum()) - 1.0) < 1e-4
 
 
 def test_uw_gradient_matches_formula(batch):
     torch.manual_seed(0)
-    strategy, balancer = hard(), make_balancer("uw", n_tasks=4, init_log_var=0.5)
+    strategy, balancer = hard(), WEIGHTINGS.build("uw", n_tasks=4, init_log_var=0.5)
     out = strategy(batch)
     losses = masked_task_losses(out.pred, batch.y)
     balancer.backward(losses, strategy, out, strategy.penalty())
@@ -125,7 +126,7 @@ def test_uw_gradient_matches_formula(batch):
 
 
 def test_dwa_weights_follow_loss_ratios():
-    dwa = make_balancer("dwa", n_tasks=3, temperature=2.0)
+    dwa = WEIGHTINGS.build("dwa", n_tasks=3, temperature=2.0)
     dwa.history.copy_(torch.tensor([[1.0, 1.0, 1.0], [0.5, 1.0, 2.0]]))
     dwa.n_periods.fill_(2)
     r = torch.tensor([0.5, 1.0, 2.0])
@@ -135,13 +136,13 @@ def test_dwa_weights_follow_loss_ratios():
 @pytest.mark.parametrize("name", ["dwa", "famo", "gradnorm", "uw", "nashmtl"])
 def test_state_round_trips_through_state_dict(name, batch):
     torch.manual_seed(0)
-    strategy, balancer = hard(), make_balancer(name, n_tasks=4)
+    strategy, balancer = hard(), WEIGHTINGS.build(name, n_tasks=4)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         train(strategy, balancer, batch, steps=4)
         state = balancer.state_dict()
         assert state  # something to checkpoint
-        clone = make_balancer(name, n_tasks=4)
+        clone = WEIGHTINGS.build(name, n_tasks=4)
         clone.load_state_dict(state)
         for k, v in clone.state_dict().items():
             if isinstance(v, torch.Tensor):
@@ -154,7 +155,7 @@ def test_state_round_trips_through_state_dict(name, batch):
 
 
 def test_famo_upweights_the_task_that_stalls():
-    famo = make_balancer("famo", n_tasks=2, lr=0.1, gamma=0.0)
+    famo = WEIGHTINGS.build("famo", n_tasks=2, lr=0.1, gamma=0.0)
     strategy = hard()
     strategy.tasks = ("U0", "homo")  # only the names are used for logging here
     w = torch.zeros(2, requires_grad=True)
@@ -166,18 +167,18 @@ def test_famo_upweights_the_task_that_stalls():
 
 
 def test_registry_errors():
-    with pytest.raises(InputError, match="choose one of: equal, uw, gradnorm, dwa, famo, upgrad"):
-        make_balancer("adam", n_tasks=3)
+    with pytest.raises(InputError, match="choose one of: alignedmtl, cagrad, dwa, equal, famo, gradnorm, imtlg, mgda, nashmtl, pcgrad, upgrad, uw"):
+        WEIGHTINGS.build("adam", n_tasks=3)
     with pytest.raises(InputError, match="no option 'temp'.*temperature"):
-        make_balancer("dwa", n_tasks=3, temp=2.0)
+        WEIGHTINGS.build("dwa", n_tasks=3, temp=2.0)
     with pytest.raises(InputError, match="no option 'x'"):
-        make_balancer("cagrad", n_tasks=3, x=1)
+        WEIGHTINGS.build("cagrad", n_tasks=3, x=1)
     with pytest.raises(InputError, match="positive integer"):
-        make_balancer("equal", n_tasks=0)
-    with pytest.raises(InputError, match="'params' or 'features'"):
-        make_balancer("upgrad", n_tasks=3, jacobian="full")
-    assert make_balancer("Nash-MTL", n_tasks=3, max_norm=2.0, parallel_chunk_size=1).parallel_chunk_size == 1
-    assert make_balancer("aligned_mtl", n_tasks=3) is not None
+        WEIGHTINGS.build("equal", n_tasks=0)
+    with pytest.raises(InputError, match="option 'jacobian' takes one of params, features"):
+        WEIGHTINGS.build("upgrad", n_tasks=3, jacobian="full")
+    assert WEIGHTINGS.build("Nash-MTL", n_tasks=3, max_norm=2.0, parallel_chunk_size=1).parallel_chunk_size == 1
+    assert WEIGHTINGS.build("aligned_mtl", n_tasks=3) is not None
 
 
 @pytest.mark.parametrize("name", ["upgrad", "mgda", "nashmtl"])
@@ -187,7 +188,7 @@ def test_feature_jacobian_mode(name, batch):
     strategy = hard()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        logs = one_step(strategy, make_balancer(name, n_tasks=4, jacobian="features"), batch)
+        logs = one_step(strategy, WEIGHTINGS.build(name, n_tasks=4, jacobian="features"), batch)
     got = grads(strategy)
     w = torch.tensor([logs[f"w/{k}"] for k in TASKS])
     out = strategy(batch)
@@ -205,13 +206,13 @@ def test_feature_jacobian_mode(name, batch):
 @pytest.mark.parametrize("name", ["upgrad", "imtlg"])
 def test_feature_jacobian_mode_overfits(name, batch):
     torch.manual_seed(0)
-    history = train(hard(), make_balancer(name, n_tasks=4, jacobian="features"), batch, steps=60, lr=2e-2)
+    history = train(hard(), WEIGHTINGS.build(name, n_tasks=4, jacobian="features"), batch, steps=60, lr=2e-2)
     assert history[-1] < history[0] / 10
 
 
 def test_gradnorm_weight_gradient_and_renormalisation(batch):
     torch.manual_seed(0)
-    strategy, gn = hard(), make_balancer("gradnorm", n_tasks=4, alpha=1.5)
+    strategy, gn = hard(), WEIGHTINGS.build("gradnorm", n_tasks=4, alpha=1.5)
     out = strategy(batch)
     losses = masked_task_losses(out.pred, batch.y)
     norms = torch.stack([torch.autograd.grad(losses[t], out.features, retain_graph=True)[0].norm() for t in range(4)])
@@ -228,7 +229,7 @@ def test_gradnorm_weight_gradient_and_renormalisation(batch):
 def test_dwa_period_accumulation_without_host_syncs():
     # period 2: the first two periods keep weights 1; after them the ratio of the last two
     # period means (task a: 2/1) sets the weights. The update is masked tensor arithmetic.
-    dwa = make_balancer("dwa", n_tasks=3, temperature=2.0, period=2)
+    dwa = WEIGHTINGS.build("dwa", n_tasks=3, temperature=2.0, period=2)
     holder = torch.nn.Linear(1, 1)  # stands in for a strategy: .tasks and parameters to fill
     torch.nn.init.ones_(holder.weight)  # losses = the listed values (positive)
     holder.tasks = ("a", "b", "c")

@@ -6,12 +6,11 @@ import warnings
 
 import pytest
 import torch
+from mtl_toys import TASKS, encoder_factory, head_factory, toy_batch
 
 from molmtl.models.base import MolBatch
-from molmtl.mtl.balancers import make_balancer
 from molmtl.mtl.base import masked_task_losses
-from molmtl.mtl.registry import STRATEGIES, make_strategy
-from mtl_toys import TASKS, encoder_factory, head_factory, toy_batch
+from molmtl.mtl.registry import STRATEGIES, WEIGHTINGS
 
 BALANCERS = ["equal", "uw", "gradnorm", "dwa", "famo", "upgrad", "mgda"]
 
@@ -19,12 +18,12 @@ BALANCERS = ["equal", "uw", "gradnorm", "dwa", "famo", "upgrad", "mgda"]
 def build(name, **hp):
     if name == "clustered":
         hp["groups"] = [["alpha", "mu"], ["U0", "homo"]]
-    return make_strategy(name, tasks=TASKS, encoder_factory=encoder_factory(), head_factory=head_factory, **hp)
+    return STRATEGIES.build(name, tasks=TASKS, encoder_factory=encoder_factory(), head_factory=head_factory, **hp)
 
 
 def step_grads(strategy, balancer_name, batch):
     strategy.zero_grad(set_to_none=True)
-    balancer = make_balancer(balancer_name, n_tasks=len(TASKS))
+    balancer = WEIGHTINGS.build(balancer_name, n_tasks=len(TASKS))
     out = strategy(batch)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -104,7 +103,7 @@ def test_jacobian_balancers_skip_tasks_without_labels(jacobian):
     strategy = build("hard")
     strategy.zero_grad(set_to_none=True)
     out = strategy(batch)
-    logs = make_balancer("mgda", n_tasks=4, jacobian=jacobian).backward(
+    logs = WEIGHTINGS.build("mgda", n_tasks=4, jacobian=jacobian).backward(
         masked_task_losses(out.pred, batch.y), strategy, out, strategy.penalty())
     assert logs["w/mu"] == 0.0 and abs(sum(logs.values()) - 1.0) < 1e-4
     assert all(torch.count_nonzero(p.grad) > 0 for p in strategy.shared_parameters())

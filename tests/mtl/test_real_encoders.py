@@ -11,10 +11,9 @@ import torch
 
 from molmtl.data.batching import MolDataset, collate
 from molmtl.models.heads import make_head
-from molmtl.models.registry import make_encoder
-from molmtl.mtl.balancers import make_balancer
+from molmtl.models.registry import ENCODERS
 from molmtl.mtl.base import masked_task_losses
-from molmtl.mtl.registry import make_strategy
+from molmtl.mtl.registry import STRATEGIES, WEIGHTINGS
 from molmtl.mtl.stages import encoder_stages
 
 SMALL = {"painn": {"hidden": 16, "num_layers": 2}, "gcn": {"hidden": 16}, "mpnn": {"hidden": 16, "steps": 2}}
@@ -31,7 +30,7 @@ def qm9_batch():
 @pytest.mark.parametrize("name", SMALL)
 def test_stage_adapters_reproduce_the_encoder(name, qm9_batch):
     torch.manual_seed(0)
-    enc = make_encoder(name, **SMALL[name])
+    enc = ENCODERS.build(name, **SMALL[name])
     ref, state = enc(qm9_batch), None
     for stage in encoder_stages(enc):
         state = stage(state, qm9_batch)
@@ -45,9 +44,9 @@ def test_stage_adapters_reproduce_the_encoder(name, qm9_batch):
 def test_painn_strategies_train_with_upgrad(strategy, qm9_batch):
     torch.manual_seed(0)
     tasks = ["mu", "homo", "U0"]
-    model = make_strategy(strategy, tasks=tasks, encoder_factory=partial(make_encoder, "painn", **SMALL["painn"]),
+    model = STRATEGIES.build(strategy, tasks=tasks, encoder_factory=partial(ENCODERS.build, "painn", **SMALL["painn"]),
                           head_factory=make_head)
-    balancer = make_balancer("upgrad", n_tasks=3)
+    balancer = WEIGHTINGS.build("upgrad", n_tasks=3)
     y = qm9_batch.y[:, [0, 2, 7]].float()
     y = (y - y.mean(0)) / y.std(0)  # normalized units, as the training loop feeds strategies
     opt = torch.optim.Adam([*model.parameters(), *balancer.parameters()], lr=5e-3)

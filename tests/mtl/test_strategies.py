@@ -7,15 +7,14 @@ import json
 import numpy as np
 import pytest
 import torch
+from mtl_toys import TASKS, encoder_factory, head_factory, train
 from torch import nn
 
 from molmtl.errors import InputError, NotFoundError
 from molmtl.models.base import AtomFeatures, Encoder
-from molmtl.mtl.balancers import make_balancer
-from molmtl.mtl.clustered import load_grouping
+from molmtl.mtl.grouping import load_grouping
 from molmtl.mtl.mrn import flip_flop
-from molmtl.mtl.registry import STRATEGIES, make_strategy
-from mtl_toys import TASKS, encoder_factory, head_factory, train
+from molmtl.mtl.registry import STRATEGIES, WEIGHTINGS
 
 GROUPS = [["alpha", "mu"], ["U0", "homo"]]
 
@@ -23,7 +22,7 @@ GROUPS = [["alpha", "mu"], ["U0", "homo"]]
 def build(name, with_vec=False, **hp):
     if name == "clustered":
         hp.setdefault("groups", GROUPS)
-    return make_strategy(name, tasks=TASKS, encoder_factory=encoder_factory(with_vec=with_vec),
+    return STRATEGIES.build(name, tasks=TASKS, encoder_factory=encoder_factory(with_vec=with_vec),
                          head_factory=head_factory, **hp)
 
 
@@ -31,7 +30,7 @@ def build(name, with_vec=False, **hp):
 def test_strategy_overfits_one_batch(name, batch):
     torch.manual_seed(0)
     strategy = build("hard", group_lasso=1e-3) if name == "hard+group_lasso" else build(name)
-    history = train(strategy, make_balancer("equal", n_tasks=len(TASKS)), batch, steps=80, lr=2e-2)
+    history = train(strategy, WEIGHTINGS.build("equal", n_tasks=len(TASKS)), batch, steps=80, lr=2e-2)
     assert history[-1] < history[0] / 10
 
 
@@ -54,14 +53,14 @@ def test_output_shapes(name, with_vec, batch):
 
 
 def test_registry_errors():
-    with pytest.raises(InputError, match="choose one of: single, hard, soft, cross-stitch, mrn, clustered"):
+    with pytest.raises(InputError, match="choose one of: clustered, cross-stitch, hard, mrn, single, soft"):
         build("hardd")
     with pytest.raises(InputError, match="no option 'lamda'.*lam"):
         build("soft", lamda=1.0)
     with pytest.raises(InputError, match="unknown task 'U00'"):
-        make_strategy("hard", tasks=["U00"], encoder_factory=encoder_factory(), head_factory=head_factory)
+        STRATEGIES.build("hard", tasks=["U00"], encoder_factory=encoder_factory(), head_factory=head_factory)
     with pytest.raises(InputError, match="repeat"):
-        make_strategy("hard", tasks=["U0", "u0"], encoder_factory=encoder_factory(), head_factory=head_factory)
+        STRATEGIES.build("hard", tasks=["U0", "u0"], encoder_factory=encoder_factory(), head_factory=head_factory)
     assert build("cross_stitch").tasks == TASKS  # underscores accepted
 
 
@@ -94,13 +93,13 @@ def test_soft_lambda_zero_is_single_task(batch):
     torch.manual_seed(0)
     soft = build("soft", lam=0.0)
     for s in (single, soft):
-        train(s, make_balancer("equal", n_tasks=4), batch, steps=10)
+        train(s, WEIGHTINGS.build("equal", n_tasks=4), batch, steps=10)
     assert torch.allclose(single(batch).pred, soft(batch).pred, atol=1e-6)
     # Started from one shared initialisation, uncoupled encoders drift apart.
     torch.manual_seed(0)
     tied = build("soft", lam=0.0, same_init=True)
     assert float(tied.distance().detach()) == 0.0
-    train(tied, make_balancer("equal", n_tasks=4), batch, steps=20)
+    train(tied, WEIGHTINGS.build("equal", n_tasks=4), batch, steps=20)
     assert float(tied.distance().detach()) > 1e-2
 
 
@@ -108,7 +107,7 @@ def test_soft_large_lambda_ties_encoders(batch):
     torch.manual_seed(0)
     strategy = build("soft", lam=10.0)  # SGD contraction per step: 1 - 2 lr lam T = 0.2
     start = float(strategy.distance().detach())
-    train(strategy, make_balancer("equal", n_tasks=4), batch, steps=40, lr=0.01, optimizer="sgd")
+    train(strategy, WEIGHTINGS.build("equal", n_tasks=4), batch, steps=40, lr=0.01, optimizer="sgd")
     assert float(strategy.distance().detach()) < 1e-2 * start
 
 
@@ -119,7 +118,7 @@ def test_group_lasso_drives_groups_to_zero(batch):
     for weight in (0.0, 10.0):
         torch.manual_seed(0)
         strategy = build("hard", group_lasso=weight)
-        train(strategy, make_balancer("equal", n_tasks=4), batch, steps=150, lr=1e-3, optimizer="sgd")
+        train(strategy, WEIGHTINGS.build("equal", n_tasks=4), batch, steps=150, lr=1e-3, optimizer="sgd")
         norms[weight] = strategy.group_norms().detach()
     assert norms[0.0].shape == (len(TASKS), 16)
     # Subgradient steps leave the groups oscillating within ~lr * weight = 0.01 of zero.
@@ -133,7 +132,7 @@ def test_group_lasso_needs_a_linear_head():
             return feats.h.sum(dim=(1, 2))
 
     with pytest.raises(InputError, match="no nn.Linear"):
-        make_strategy("hard", tasks=TASKS, encoder_factory=encoder_factory(), head_factory=lambda t, d: Opaque(),
+        STRATEGIES.build("hard", tasks=TASKS, encoder_factory=encoder_factory(), head_factory=lambda t, d: Opaque(),
                       group_lasso=1.0)
 
 
@@ -152,7 +151,7 @@ def test_cross_stitch_starts_near_identity_and_rejects_plain_encoders():
             return AtomFeatures(h=torch.zeros(*batch.z.shape, 4), mask=batch.mask, z=batch.z)
 
     with pytest.raises(InputError, match="stages"):
-        make_strategy("cross-stitch", tasks=TASKS, encoder_factory=Plain, head_factory=head_factory)
+        STRATEGIES.build("cross-stitch", tasks=TASKS, encoder_factory=Plain, head_factory=head_factory)
 
 
 def test_cross_stitch_identity_is_single_task(batch):
@@ -168,7 +167,7 @@ def test_cross_stitch_identity_is_single_task(batch):
 def test_mrn_covariance_is_symmetric_psd(batch):
     torch.manual_seed(0)
     strategy = build("mrn", lam=1e-2, update_every=5)
-    train(strategy, make_balancer("equal", n_tasks=4), batch, steps=30)
+    train(strategy, WEIGHTINGS.build("equal", n_tasks=4), batch, steps=30)
     cov = strategy.task_covariance()
     assert cov.shape == (4, 4)
     assert np.allclose(cov, cov.T)
@@ -182,7 +181,7 @@ def test_mrn_covariance_is_symmetric_psd(batch):
 def test_mrn_penalty_matches_kronecker_form(batch):
     torch.manual_seed(0)
     strategy = build("mrn", lam=0.5, update_every=1)
-    train(strategy, make_balancer("equal", n_tasks=4), batch, steps=3)
+    train(strategy, WEIGHTINGS.build("equal", n_tasks=4), batch, steps=3)
     total = 0.0
     for n in range(len(strategy._layers)):
         W = strategy.stacked_weights(n).detach().double()

@@ -2,10 +2,11 @@ import math
 
 import pytest
 
+from molmtl.config import TrainConfig
 from molmtl.errors import InputError
-from molmtl.training.config import TrainConfig, lr_factor
-from molmtl.training.protocols import LIBMTL_STL_MAE, protocol_config
 from molmtl.targets import LIBMTL_TARGETS
+from molmtl.training.protocols import LIBMTL_STL_MAE, protocol_config
+from molmtl.training.schedule import lr_factor
 
 
 def test_lr_factor_warmup_then_cosine():

@@ -10,13 +10,12 @@ import sys
 import numpy as np
 import pytest
 import torch
+from trainhelp import monitored_loss
 
 from molmtl.data.batching import MolDataset, PaddedDataset, collate
 from molmtl.data.qm9 import load_qm9
 from molmtl.training.datamodule import EvalShard, PaddedLoader
 from molmtl.training.run import route_lightning_logs
-
-from trainhelp import monitored_loss
 
 
 def _labelled(batches) -> list[float]:

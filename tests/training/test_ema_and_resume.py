@@ -5,12 +5,11 @@ and the model file use the average; the plateau schedule's cut."""
 import numpy as np
 import pytest
 import torch
-
-from molmtl.training.callbacks import EMADecay
-from molmtl.training.modelfile import read_model_file
-from molmtl.training.run import train
-
 from trainhelp import monitored_loss, tiny_config
+
+from molmtl.inference import read_model_file
+from molmtl.training.callbacks import EMADecay
+from molmtl.training.run import train
 
 
 def test_ema_update_follows_the_warmed_up_recurrence():

@@ -5,7 +5,12 @@ import pytest
 
 from molmtl.errors import InputError
 from molmtl.targets import get_target
-from molmtl.training.evaluate import delta_m, read_stl_maes, target_metrics, write_evaluation
+from molmtl.training.evaluate import (
+    delta_m,
+    read_stl_maes,
+    target_metrics,
+    write_evaluation,
+)
 from molmtl.training.protocols import LIBMTL_STL_MAE
 
 

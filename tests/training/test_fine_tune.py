@@ -5,14 +5,13 @@ import logging
 
 import pytest
 import torch
+from trainhelp import tiny_config
 
 from molmtl.cli import main
 from molmtl.data.splits import Split
 from molmtl.errors import InputError
-from molmtl.training.modelfile import load_model, read_model_file
+from molmtl.inference import load_model, read_model_file
 from molmtl.training.run import train
-
-from trainhelp import tiny_config
 
 
 @pytest.fixture(scope="module")
@@ -67,12 +66,12 @@ def test_held_out_molecules_the_model_was_trained_on_are_warned_about(first, tmp
     theirs = Split.load(first.out_dir / "split.json")
     swapped = Split("swapped", theirs.n, theirs.val, theirs.train, theirs.test).save(tmp_path / "swapped.json")
     cfg = tiny_config(epochs=1, batch_size=8, max_molecules=None, split=str(swapped), init_from=str(first.model_path))
-    with caplog.at_level(logging.WARNING, logger="molmtl.training.modelfile"):
+    with caplog.at_level(logging.WARNING, logger="molmtl.training.finetune"):
         train(cfg, tmp_path / "other", progress=False)
     assert "32 of this run's 48 validation and test molecules were in the training part" in caplog.text
     caplog.clear()
     # the same split, cut shorter: no overlap, no warning
-    with caplog.at_level(logging.WARNING, logger="molmtl.training.modelfile"):
+    with caplog.at_level(logging.WARNING, logger="molmtl.training.finetune"):
         train(tiny_config(epochs=1, max_molecules=16, batch_size=8, init_from=str(first.model_path)), tmp_path / "same",
               progress=False)
     assert "training part" not in caplog.text

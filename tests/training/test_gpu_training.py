@@ -4,10 +4,9 @@ the weights' moving average, a time-limited stop and a resume."""
 
 import pytest
 import torch
+from trainhelp import monitored_loss, tiny_config
 
 from molmtl.training.run import train
-
-from trainhelp import monitored_loss, tiny_config
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
 

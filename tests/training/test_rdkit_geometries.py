@@ -2,12 +2,11 @@
 
 import numpy as np
 import pytest
+from trainhelp import tiny_config
 
 from molmtl.chem.parse import from_smiles
 from molmtl.data import rdkit_qm9
 from molmtl.data.rdkit_qm9 import prepare_rdkit_geometries, with_rdkit_geometries
-
-from trainhelp import tiny_config
 
 UNEMBEDDABLE, CAGE = 34308, 40182  # QM9 35350 (no RDKit embedding), 41303 (the heavy-atom fallback)
 
@@ -38,12 +37,12 @@ def test_rdkit_geometries_replace_qm9s_and_keep_its_labels(qm9, cache):
 
 
 def test_a_run_on_rdkit_geometries_and_its_predictions(qm9, cache, tmp_path):
+
     from molmtl.predict import predict
-    from molmtl.training.config import run_split
     from molmtl.training.run import train
 
     cfg = tiny_config(geometry="rdkit", max_molecules=24)
-    split = run_split(cfg, len(qm9), qm9.canonical_smiles)
+    split = cfg.split_for(len(qm9), qm9.canonical_smiles)
     rows = np.concatenate([split.train, split.val, split.test])
     from molmtl.errors import InputError
 
@@ -63,7 +62,7 @@ def test_geometry_option_is_checked(tmp_path):
     from molmtl.cli import main
     from molmtl.errors import InputError
 
-    with pytest.raises(InputError, match="geometry must be qm9"):
+    with pytest.raises(InputError, match="geometry must be one of qm9, rdkit"):
         tiny_config(geometry="mmff")
     with pytest.raises(InputError, match="for QM9 runs"):
         tiny_config(geometry="rdkit", data="x.csv")
@@ -73,12 +72,12 @@ def test_geometry_option_is_checked(tmp_path):
 
 def test_evaluate_a_qm9_geometry_model_on_rdkit_geometries(qm9, cache, tmp_path):
     # what a model trained on B3LYP geometries makes of SMILES input, on its own test molecules
+
     from molmtl.cli import main
-    from molmtl.training.config import run_split
     from molmtl.training.run import train
 
     cfg = tiny_config(max_molecules=24, epochs=1)
-    split = run_split(cfg, len(qm9), qm9.canonical_smiles)
+    split = cfg.split_for(len(qm9), qm9.canonical_smiles)
     prepare_rdkit_geometries(qm9=qm9, rows=np.asarray(split.test)[1:])  # one test molecule without
     train(cfg, tmp_path / "run", progress=False)
     assert main(["-q", "evaluate", str(tmp_path / "run"), "--geometry", "rdkit"]) == 0

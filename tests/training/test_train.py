@@ -4,14 +4,12 @@
 import numpy as np
 import pytest
 import torch
+from trainhelp import TASKS, tiny_config
 
 from molmtl.data.batching import collate
-from molmtl.training.datamodule import load_training_data
-from molmtl.training.evaluate import predict_dataset
-from molmtl.training.modelfile import load_model, read_model_file
+from molmtl.inference import load_model, predict_dataset, read_model_file
+from molmtl.training.data import load_training_data
 from molmtl.training.run import train
-
-from trainhelp import TASKS, tiny_config
 
 STRATEGY_HP = {
     "single": {}, "hard": {"group_lasso": 1e-3}, "soft": {"lam": 0.1}, "cross-stitch": {}, "mrn": {},
@@ -43,9 +41,11 @@ def test_overfit_one_batch_lowers_loss():
     """One batch of eight molecules, 40 steps through MTLModule: the loss must fall far below its start."""
     import lightning as L
 
-    from molmtl.training.config import build_balancer, build_strategy
-    from molmtl.training.datamodule import MolDataModule, fit_scaler
+    from molmtl.inference import build_strategy
+    from molmtl.training.data import fit_scaler
+    from molmtl.training.datamodule import MolDataModule
     from molmtl.training.module import MTLModule
+    from molmtl.training.run import build_balancer
 
     cfg = tiny_config(max_molecules=8, batch_size=8, epochs=40, lr=1e-2, warmup_epochs=0, min_lr_ratio=1.0,
                       grad_clip=None, encoder_hp={"hidden": 32, "num_layers": 2, "n_rbf": 8})
@@ -235,7 +235,7 @@ def test_task_weights_scale_each_tasks_loss(tmp_path):
     """A task of weight 0 gets no gradient (its head keeps its initial weights under Adam), and the
     monitored validation loss is the weighted mean of the per-task ones."""
     from molmtl.errors import InputError
-    from molmtl.training.config import build_strategy
+    from molmtl.inference import build_strategy
 
     cfg = tiny_config(task_weights={"mu": 0.0, "U0": 3.0}, epochs=2, max_molecules=16, batch_size=8)
     result = train(cfg, tmp_path / "run", progress=False)
@@ -258,7 +258,7 @@ def test_task_weights_scale_each_tasks_loss(tmp_path):
 
 
 def test_zscore_normalization_is_mean_std(tmp_path):
-    from molmtl.training.datamodule import fit_scaler
+    from molmtl.training.data import fit_scaler
 
     cfg = tiny_config(max_molecules=32)
     data = load_training_data(cfg, graph=False, geometry=True)

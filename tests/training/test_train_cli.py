@@ -8,8 +8,9 @@ import torch
 
 from molmtl.cli import main
 from molmtl.models.registry import ENCODERS
-from molmtl.mtl.balancers import BALANCERS
-from molmtl.mtl.registry import STRATEGIES
+from molmtl.mtl.registry import STRATEGIES, WEIGHTINGS
+
+BALANCERS = WEIGHTINGS.names()
 
 TINY = ["--encoder", "painn", "--hidden", "16", "--layers", "1", "--tasks", "U0,homo", "--max-molecules", "24",
         "--batch-size", "12", "--accelerator", "cpu", "--no-progress"]
@@ -29,23 +30,29 @@ def test_train_help_lists_every_registry_name(capsys, monkeypatch):
 @pytest.mark.parametrize("args, words", [
     (["--encoder", "schnet"], "unknown encoder"),
     (["--strategy", "magic"], "unknown strategy"),
-    (["--weighting", "fair"], "unknown balancer"),
+    (["--weighting", "fair"], "unknown weighting"),
+    (["--config", "/nonexistent/run.toml"], "config file not found"),
     (["--tasks", "U0,energy"], "unknown target"),
     (["--epochs", "0"], "epochs must be a positive"),
     (["--data", "/nonexistent/mols.csv"], "not found"),
     (["--split", "/nonexistent/split.json"], "not found"),
     (["--strategy", "clustered", "--groups", "/nonexistent/groups.json"], "not found"),
     (["--strategy", "single", "--lambda", "0.1"], "has no option"),
-    (["--accelerator", "foo"], "unknown accelerator"),
+    (["--accelerator", "foo"], "accelerator must be one of"),
     (["--devices", "x"], "devices must be"),
     (["--weight-decay", "-1"], "weight decay"),
     (["--seed", "-5"], "seed must be"),
     (["--early-stopping", "-1"], "early-stopping"),
-    (["--precision", "bf16-true"], "not supported"),
-    (["--hidden", "0"], "--hidden"),
-    (["--encoder", "painn", "--cutoff", "-1"], "--cutoff"),
-    (["--encoder", "painn", "--message", "scatter"], "unknown --message"),
-    (["--encoder", "gcn", "--message", "bmm"], "only painn"),
+    (["--precision", "bf16-true"], "precision must be one of"),
+    (["--hidden", "0"], "hidden must be a positive number"),
+    (["--encoder", "painn", "--cutoff", "-1"], "cutoff must be a positive number"),
+    (["--encoder", "painn", "--message", "scatter"], "option 'message' takes one of bmm, elementwise, basis"),
+    (["--encoder", "gcn", "--message", "bmm"], "--message does not apply to it"),
+    (["--encoder-opt", "hidden=abc"], "option 'hidden' takes int"),
+    (["--encoder-opt", "hiden=8"], "has no option 'hiden'; its options are: hidden"),
+    (["--head-opt", "set2sett=true"], "has no option 'set2sett'"),
+    (["--weighting", "famo", "--weighting-opt", "lr=-1"], "famo needs lr > 0"),
+    (["--weighting-opt", "temperature"], "KEY=VALUE"),
     (["--trim-to", "8"], "--device-data"),
     (["--task-weights", "U0:2"], "KEY=WEIGHT"),
     (["--tasks", "U0,homo", "--task-weights", "gap=2"], "not one of this run's tasks"),
@@ -64,7 +71,8 @@ def test_train_help_lists_every_registry_name(capsys, monkeypatch):
     (["--ema", "nan"], "EMA decay must be"),
 ])
 def test_train_bad_input_exits_2_with_one_line(tmp_path, capsys, args, words):
-    assert main(["-q", "train", "--out", str(tmp_path / "run"), *args]) == 2
+    # --dry-run: a check that let a value through prints the config instead of starting a run
+    assert main(["-q", "train", "--out", str(tmp_path / "run"), "--dry-run", *args]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and len(err.splitlines()) == 1 and words in err, err
 
@@ -159,9 +167,8 @@ def test_train_then_evaluate_with_delta_m(tmp_path, capsys):
     body = json.loads((tmp_path / "ev" / "metrics.json").read_text())
     assert [r["key"] for r in body["targets"]] == ["U0", "homo"] and body["part"] == "test"
     # the MAE the command reports equals a direct computation on the same molecules
-    from molmtl.training.datamodule import load_training_data
-    from molmtl.training.evaluate import predict_dataset
-    from molmtl.training.modelfile import load_model
+    from molmtl.inference import load_model, predict_dataset
+    from molmtl.training.data import load_training_data
 
     model = load_model(run)
     data = load_training_data(model.config, graph=False, geometry=True)
@@ -244,13 +251,9 @@ def test_libmtl_protocol_tiny_run(tmp_path, capsys):
 
 def test_protocol_encoder_name_is_case_insensitive():
     """``--protocol libmtl --encoder MPNN`` is the protocol's own encoder: its widths and Set2Set heads stay."""
-    from molmtl.cli.train import build_config
+    from molmtl.cli.options import build_config
 
-    none = dict(strategy=None, tasks=None, weighting=None, epochs=None, data=None, split=None, max_molecules=None,
-                groups=None, lam=None, group_lasso=None, hidden=None, layers=None, cutoff=None, batch_size=None,
-                lr=None, weight_decay=None, schedule=None, loss=None, seed=None, accelerator=None, devices=None,
-                precision=None, compile=False, early_stopping=None)
-    cfg = build_config(protocol="libmtl", encoder="MPNN", **none)
+    cfg = build_config("libmtl", values={"encoder": "MPNN"})
     assert cfg.encoder == "mpnn" and cfg.head_hp == {"set2set": True} and cfg.encoder_hp["aggr"] == "mean"
 
 
@@ -288,8 +291,7 @@ def test_evaluate_on_a_labelled_csv(tmp_path, capsys):
     import csv
 
     from molmtl.data.qm9 import load_qm9
-    from molmtl.predict import predict_many
-    from molmtl.training.modelfile import load_model
+    from molmtl.inference import load_model, predict_smiles
 
     run = tmp_path / "run"
     assert main(["-q", "train", "--out", str(run), "--encoder", "gcn", "--hidden", "16", "--layers", "1",
@@ -314,7 +316,7 @@ def test_evaluate_on_a_labelled_csv(tmp_path, capsys):
     body = json.loads((out / "metrics.json").read_text())
     assert [r["key"] for r in body["targets"]] == ["homo", "mu"] and body["n_molecules"] == 12 and body["n_skipped"] == 2
     model = load_model(run)
-    values, errors = predict_many(smiles, model)
+    values, errors = predict_smiles(model, smiles)
     assert errors == [None] * 12
     direct = [np.abs(values[:, 1] - homo).mean() * 1000.0, np.abs(values[:, 2] - mu).mean()]  # meV, D
     np.testing.assert_allclose([r["mae"] for r in body["targets"]], direct, rtol=1e-9)

@@ -6,17 +6,16 @@ import json
 import numpy as np
 import pytest
 import torch
+from trainhelp import TASKS, tiny_config
 
 from molmtl.cli import main
 from molmtl.data.batching import PaddedDataset
+from molmtl.inference import build_strategy
 from molmtl.models.painn import PaiNN
 from molmtl.mtl.base import masked_task_losses
 from molmtl.targets import get_target
-from molmtl.training.config import build_strategy
 from molmtl.training.datamodule import PaddedLoader
 from molmtl.training.module import allow_recompiles, static_shape_count
-
-from trainhelp import TASKS, tiny_config
 
 
 @pytest.fixture(scope="module")

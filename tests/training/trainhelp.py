@@ -2,7 +2,7 @@
 
 import pytest
 
-from molmtl.training.config import TrainConfig
+from molmtl.config import TrainConfig
 
 TASKS = ("U0", "homo", "mu")
 TINY_PAINN = {"hidden": 16, "num_layers": 1, "n_rbf": 8}

@@ -34,7 +34,7 @@ FALLBACK_NOTE = ("RDKit's ETKDG rejected this (strained) molecule; its geometry 
 
 
 def _params(method: str, seed: int, random_coords: bool):
-    from rdkit.Chem import AllChem
+    from rdkit.Chem import AllChem  # lazy: RDKit is optional (XYZ-only hosts)
 
     params = getattr(AllChem, method)()
     params.randomSeed = seed
@@ -45,7 +45,7 @@ def _params(method: str, seed: int, random_coords: bool):
 
 def _relax(mol, max_iters: int) -> float | None:
     """MMFF94-relax ``mol`` in place (UFF where MMFF lacks parameters); its final MMFF energy, or None under UFF."""
-    from rdkit.Chem import AllChem
+    from rdkit.Chem import AllChem  # lazy: RDKit is optional (XYZ-only hosts)
 
     if not AllChem.MMFFHasAllMoleculeParams(mol):
         AllChem.UFFOptimizeMolecule(mol, maxIters=max_iters)
@@ -57,8 +57,8 @@ def _relax(mol, max_iters: int) -> float | None:
 
 def _embed_heavy_atoms(rdmol, seed: int, max_iters: int):
     """Relaxed hydrogen-complete molecule from the lowest-energy heavy-atom embedding (:data:`FALLBACKS`), or None."""
-    from rdkit import Chem
-    from rdkit.Chem import AllChem
+    from rdkit import Chem  # lazy: RDKit is optional (XYZ-only hosts)
+    from rdkit.Chem import AllChem  # lazy: RDKit is optional (XYZ-only hosts)
 
     best, best_energy = None, float("inf")
     for method, offset in FALLBACKS:
@@ -83,8 +83,8 @@ def embed_rdkit(rdmol, *, seed: int = EMBED_SEED, mmff: bool = True, max_iters: 
     module's docstring (always relaxed) gives the geometry and sets the :data:`FALLBACK_PROP`
     property; if that fails too, InputError. RDKit's warnings are silenced.
     """
-    from rdkit import Chem
-    from rdkit.Chem import AllChem
+    from rdkit import Chem  # lazy: RDKit is optional (XYZ-only hosts)
+    from rdkit.Chem import AllChem  # lazy: RDKit is optional (XYZ-only hosts)
 
     with quiet_rdkit():
         mol = Chem.AddHs(rdmol)

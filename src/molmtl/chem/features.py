@@ -70,7 +70,7 @@ class Graph2D:
 def graph_from_rdkit(mol, elements: tuple[int, ...] = ELEMENTS) -> Graph2D:
     """Graph2D of an RDKit molecule (hydrogens suppressed: they become atom features), atoms
     one-hot over the element vocabulary ``elements``."""
-    from rdkit import Chem
+    from rdkit import Chem  # lazy: RDKit is optional (XYZ-only hosts)
 
     mol = Chem.RemoveHs(mol, sanitize=False) if any(a.GetAtomicNum() == 1 for a in mol.GetAtoms()) and mol.GetNumHeavyAtoms() else mol
     x = np.array([atom_features(a, elements) for a in mol.GetAtoms()], dtype=np.float32).reshape(-1, atom_feature_dim(elements))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from molmtl import units
+from molmtl.chem.elements import symbol
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,8 +58,6 @@ class Molecule:
 
     @property
     def symbols(self) -> list[str]:
-        from molmtl.chem.elements import symbol
-
         return [symbol(z) for z in self.atomic_numbers]
 
     @property
@@ -79,8 +78,6 @@ class Molecule:
 
     def with_positions(self, positions: np.ndarray, source: str | None = None) -> "Molecule":
         """A copy with a new geometry (Angstrom)."""
-        from dataclasses import replace
-
         return replace(self, positions=np.asarray(positions, dtype=np.float64), source=source or self.source)
 
     def to_xyz(self, comment: str | None = None) -> str:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from molmtl.chem.elements import NUMBERS
 from molmtl.chem.embed import FALLBACK_NOTE, FALLBACK_PROP, embed_rdkit, rdkit_positions
 from molmtl.chem.molecule import Molecule
 from molmtl.chem.rdkit_util import canonical_smiles, mol_from_smiles, quiet_rdkit
+from molmtl.chem.validate import domain_problems
 from molmtl.errors import InputError, NotFoundError
 
 _QM9_ID = re.compile(r"^(?:qm9[:_-]?|gdb[_-]?|dsgdb9nsd_)?0*(\d+)(?:\.xyz)?$", re.IGNORECASE)
@@ -23,7 +27,7 @@ def parse_qm9_id(text: str) -> int | None:
 
 
 def _total_charge_and_multiplicity(rdmol) -> tuple[int, int]:
-    from rdkit import Chem
+    from rdkit import Chem  # lazy: RDKit is optional (XYZ-only hosts)
 
     charge = Chem.GetFormalCharge(rdmol)
     radicals = sum(a.GetNumRadicalElectrons() for a in rdmol.GetAtoms())
@@ -32,7 +36,7 @@ def _total_charge_and_multiplicity(rdmol) -> tuple[int, int]:
 
 def molecule_from_rdkit(rdmol, *, name: str | None, source: str, embed: bool) -> Molecule:
     """Molecule (hydrogens explicit) from an RDKit molecule; embeds in 3D if it has no conformer."""
-    from rdkit import Chem
+    from rdkit import Chem  # lazy: RDKit is optional (XYZ-only hosts)
 
     charge, mult = _total_charge_and_multiplicity(rdmol)
     smiles = canonical_smiles(rdmol)
@@ -78,8 +82,6 @@ def from_xyz_text(text: str, *, name: str | None = None, charge: int = 0, multip
 
     The multiplicity defaults to the lowest one the electron count allows (1 or 2).
     """
-    from molmtl.chem.elements import NUMBERS
-
     label = name or "XYZ input"
     lines = text.splitlines()
     if not lines or not lines[0].strip():
@@ -116,8 +118,10 @@ def xyz_to_smiles(mol: Molecule) -> str | None:
     """SMILES perceived from a geometry (RDKit's DetermineBonds); None where perception fails or
     RDKit is missing (a GPU node may run DFT on XYZ input without it)."""
     try:
-        from rdkit import Chem
-        from rdkit.Chem import rdDetermineBonds
+        from rdkit import Chem  # lazy: RDKit is optional (XYZ-only hosts)
+        from rdkit.Chem import (
+            rdDetermineBonds,  # lazy: RDKit is optional (XYZ-only hosts)
+        )
     except ImportError:
         return None
 
@@ -135,7 +139,7 @@ def xyz_to_smiles(mol: Molecule) -> str | None:
 
 def from_mol_file(path: Path) -> Molecule:
     """First molecule of an SDF or MOL file (hydrogens kept, 3D coordinates used if present)."""
-    from rdkit import Chem
+    from rdkit import Chem  # lazy: RDKit is optional (XYZ-only hosts)
 
     with quiet_rdkit():
         supplier = Chem.SDMolSupplier(str(path), removeHs=False, sanitize=True)
@@ -149,30 +153,27 @@ def looks_like_path(text: str) -> bool:
     return Path(text).suffix.lower() in _FILE_SUFFIXES or "/" in text or "\\" in text
 
 
-def read_molecule(spec: str, *, embed: bool = True, dataset=None) -> Molecule:
+def parse_molecule(spec: str, *, embed: bool = True, qm9_molecule: Callable[[int], Molecule] | None = None) -> Molecule:
     """Molecule from a path, QM9 id or SMILES, with QM9-domain problems in ``warnings``.
 
     Methods that predict (ML) report those warnings; methods that cannot handle a molecule
-    check it with :func:`molmtl.chem.validate.require_supported`.
+    check it with :func:`molmtl.chem.validate.require_supported`. ``molmtl.data.inputs.read_molecule``
+    is this with QM9 ids resolved from the QM9 dataset.
 
-    See :func:`_read_molecule` for the arguments.
+    See :func:`_parse_molecule` for the arguments.
     """
-    from dataclasses import replace
-
-    from molmtl.chem.validate import domain_problems
-
-    mol = _read_molecule(spec, embed=embed, dataset=dataset)
+    mol = _parse_molecule(spec, embed=embed, qm9_molecule=qm9_molecule)
     problems = tuple(domain_problems(mol))
     return replace(mol, warnings=mol.warnings + problems) if problems else mol
 
 
-def _read_molecule(spec: str, *, embed: bool = True, dataset=None) -> Molecule:
+def _parse_molecule(spec: str, *, embed: bool = True, qm9_molecule: Callable[[int], Molecule] | None = None) -> Molecule:
     """Molecule from a path (.xyz, .sdf, .mol), a QM9 id or a SMILES string.
 
     Args:
         spec: what the user typed.
         embed: give SMILES input a 3D geometry (ETKDG + MMFF).
-        dataset: a :class:`molmtl.data.qm9.QM9` to resolve QM9 ids (loaded on demand if None).
+        qm9_molecule: QM9 index -> that molecule with QM9's geometry (QM9 ids are refused without it).
     """
     text = spec.strip()
     path = Path(text)
@@ -194,11 +195,9 @@ def _read_molecule(spec: str, *, embed: bool = True, dataset=None) -> Molecule:
         raise InputError(f"{text}: unsupported file type {suffix!r}; give .xyz, .sdf or .mol (or a CSV where a command takes many)")
     qm9_index = parse_qm9_id(text)
     if qm9_index is not None:
-        if dataset is None:
-            from molmtl.data.qm9 import load_qm9
-
-            dataset = load_qm9()
-        return dataset.molecule(dataset.position_of_index(qm9_index))
+        if qm9_molecule is None:
+            raise InputError(f"{text!r} looks like a QM9 id, and no QM9 dataset was given to look it up")
+        return qm9_molecule(qm9_index)
     if text.lower().startswith("qm9:"):  # no SMILES starts so: say what a QM9 id looks like
         raise InputError(f"{text!r} is not a QM9 id; write qm9: and a number, e.g. qm9:14")
     return from_smiles(text, embed=embed)

@@ -10,7 +10,7 @@ from molmtl.errors import InputError
 @contextmanager
 def quiet_rdkit():
     """Silence RDKit's C++ logging (we report problems ourselves)."""
-    from rdkit import RDLogger
+    from rdkit import RDLogger  # lazy: RDKit is optional (XYZ-only hosts)
 
     RDLogger.DisableLog("rdApp.*")
     try:
@@ -21,7 +21,7 @@ def quiet_rdkit():
 
 def mol_from_smiles(smiles: str):
     """RDKit molecule (hydrogens implicit) from SMILES, or InputError saying why not."""
-    from rdkit import Chem
+    from rdkit import Chem  # lazy: RDKit is optional (XYZ-only hosts)
 
     text = smiles.strip()
     if not text:
@@ -40,14 +40,14 @@ def mol_from_smiles(smiles: str):
 
 def canonical_smiles(mol, isomeric: bool = True) -> str:
     """RDKit canonical SMILES with hydrogens implicit."""
-    from rdkit import Chem
+    from rdkit import Chem  # lazy: RDKit is optional (XYZ-only hosts)
 
     return Chem.MolToSmiles(Chem.RemoveHs(mol), isomericSmiles=isomeric)
 
 
 def inchikey(mol) -> str | None:
     """InChIKey of an RDKit molecule, None if InChI generation fails."""
-    from rdkit import Chem
+    from rdkit import Chem  # lazy: RDKit is optional (XYZ-only hosts)
 
     with quiet_rdkit():
         try:

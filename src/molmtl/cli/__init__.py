@@ -12,7 +12,12 @@ import sys
 
 import typer
 
+# typer (pinned) carries its own copy of click; these two are not re-exported at its top level
+from typer._click.exceptions import NoArgsIsHelpError, UsageError
+
 from molmtl import __version__
+from molmtl.cli import data, dft, evaluate, plugins, predict, train
+from molmtl.errors import MolmtlError
 
 app = typer.Typer(
     name="molmtl",
@@ -45,12 +50,11 @@ _registered = False
 
 
 def _register_all() -> None:
+    """Add every command group's commands to ``app`` (once)."""
     global _registered
     if _registered:
         return
-    from molmtl.cli import data, dft, predict, train
-
-    for module in (data, dft, train, predict):
+    for module in (data, dft, train, evaluate, predict, plugins):
         module.register(app)
     _registered = True
 
@@ -61,11 +65,6 @@ def main(argv: list[str] | None = None) -> int:
     Typer runs outside click's standalone mode, so that a usage error is one line here (click's
     own report is a framed box with the usage above it); ``--help`` is click's.
     """
-    # typer (pinned) carries its own copy of click; these two are not re-exported at its top level
-    from typer._click.exceptions import NoArgsIsHelpError, UsageError
-
-    from molmtl.errors import MolmtlError
-
     _register_all()
     try:
         code = app(args=argv, prog_name="molmtl", standalone_mode=False)

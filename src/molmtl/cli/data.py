@@ -9,7 +9,13 @@ from typing import Optional
 
 import typer
 
+from molmtl.chem.validate import domain_problems
 from molmtl.data.cache import CACHE_ENV
+from molmtl.data.inputs import read_molecule
+from molmtl.data.qm9 import load_qm9, prepare_qm9
+from molmtl.data.rdkit_qm9 import prepare_rdkit_geometries
+from molmtl.data.summary import record_table, summarize, summary_table
+from molmtl.errors import NotFoundError
 
 data_app = typer.Typer(help="QM9 offline: prepare the cache, summarize it, show a molecule's record.", no_args_is_help=True)
 
@@ -25,13 +31,9 @@ def prepare(cache_dir: Optional[Path] = CacheOption, force: bool = typer.Option(
             rdkit_geometries: bool = typer.Option(False, "--rdkit-geometries", help="Also embed every QM9 SMILES with RDKit (ETKDG + MMFF; about 50 core-minutes, once) for 'train --geometry rdkit'."),
             workers: int = typer.Option(None, "--workers", min=1, help="Processes that embed, for --rdkit-geometries (default: one per CPU core).")) -> None:
     """Convert qm9pack's CSVs into the compact cache (about 20 s, once)."""
-    from molmtl.data.qm9 import prepare_qm9
-
     path = prepare_qm9(cache_dir, force=force)
     typer.echo(f"QM9 cache: {path} ({path.stat().st_size / 1e6:.1f} MB)")
     if rdkit_geometries:
-        from molmtl.data.rdkit_qm9 import prepare_rdkit_geometries
-
         path = prepare_rdkit_geometries(cache_dir, force=force, workers=workers or os.cpu_count() or 1)
         typer.echo(f"RDKit geometries: {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
@@ -39,9 +41,6 @@ def prepare(cache_dir: Optional[Path] = CacheOption, force: bool = typer.Option(
 @data_app.command("info")
 def info(cache_dir: Optional[Path] = CacheOption, as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
     """Molecule count and per-target mean, std, min and max, with units."""
-    from molmtl.data.qm9 import load_qm9
-    from molmtl.data.summary import summarize, summary_table
-
     ds = load_qm9(cache_dir)
     stats = summarize(ds)
     if as_json:
@@ -57,17 +56,10 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Show a molecule's QM9 record: all 19 targets with units, and QM9's raw labels."""
-    from molmtl.chem.parse import read_molecule
-    from molmtl.data.qm9 import load_qm9
-    from molmtl.data.summary import record_table
-    from molmtl.errors import NotFoundError
-
     ds = load_qm9(cache_dir)
     mol = read_molecule(molecule, embed=False, dataset=ds)
     rows = ds.find(mol)
     if not rows:
-        from molmtl.chem.validate import domain_problems
-
         why = domain_problems(mol)
         label = molecule if molecule == mol.smiles else f"{molecule} ({mol.smiles or mol.formula})"
         raise NotFoundError(f"{label} is not in QM9" + (f": it {why[0]}" if why else ""))

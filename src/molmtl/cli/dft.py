@@ -5,10 +5,16 @@ from __future__ import annotations
 import json
 import logging
 import math
+from dataclasses import asdict
 from pathlib import Path
 from typing import Optional
 
 import typer
+
+from molmtl.data.inputs import read_molecule
+from molmtl.dft.result import CalculationResult
+from molmtl.dft.store import STATUSES, ResultStore
+from molmtl.errors import InputError
 
 dft_app = typer.Typer(help="DFT at QM9's level (B3LYP/6-31G(2df,p), Gaussian conventions) and a GFN2-xTB fast tier.",
                       no_args_is_help=True)
@@ -24,8 +30,10 @@ def register(app: typer.Typer) -> None:
 
 def _protocol(opt: bool, thermo: bool, polar: bool, device: str, xtb_preopt: bool, basis: Optional[str],
               density_fit: bool, df_derivatives: bool = False):
-    from molmtl.dft.basis import QM9_BASIS
-    from molmtl.dft.protocol import QM9Protocol
+    from molmtl.dft.basis import (
+        QM9_BASIS,  # lazy: PySCF (half a second); 'dft list' and 'show' need none
+    )
+    from molmtl.dft.protocol import QM9Protocol  # lazy: the same
 
     return QM9Protocol(optimize=opt, thermo=thermo, polarizability=polar, device=device, xtb_preopt=xtb_preopt,
                        basis=basis or QM9_BASIS, convention="gaussian" if not basis else "spherical",
@@ -55,8 +63,6 @@ def _emit(key: str, result, cached: bool, as_json: bool) -> None:
 
 
 def _store(path: Optional[Path], use: bool):
-    from molmtl.dft.store import ResultStore
-
     return ResultStore(path) if use else None
 
 
@@ -79,8 +85,7 @@ def run(
     force: bool = typer.Option(False, "--force", help="Recompute even if the store has the result."),
 ) -> None:
     """Run QM9's protocol on one molecule and print all properties with units and timings."""
-    from molmtl.chem.parse import read_molecule
-    from molmtl.dft.jobs import calculate
+    from molmtl.dft.jobs import calculate  # lazy: PySCF, as in _protocol
 
     proto = _protocol(opt, thermo, polar, device, xtb_preopt, basis, density_fit, df_derivatives)
     mol = read_molecule(molecule, embed=True)
@@ -102,8 +107,7 @@ def xtb(
     use_store: bool = UseStoreOption,
 ) -> None:
     """Quick GFN2-xTB estimate (a different level of theory from QM9's, labelled as such)."""
-    from molmtl.chem.parse import read_molecule
-    from molmtl.dft.jobs import XTBJob, calculate
+    from molmtl.dft.jobs import XTBJob, calculate  # lazy: PySCF, as in _protocol
 
     mol = read_molecule(molecule, embed=True)
     key, result, cached = calculate(mol, XTBJob(optimize=opt, frequencies=freq), _store(store, use_store))
@@ -114,13 +118,8 @@ def xtb(
 def show(key: str = typer.Argument(..., help="Store key (or a unique prefix)."), store: Optional[Path] = StoreOption,
          as_json: bool = typer.Option(False, "--json", help="Print the stored record as JSON.")) -> None:
     """Show a stored calculation: status, failure reason or the property table."""
-    from molmtl.dft.result import CalculationResult
-    from molmtl.dft.store import ResultStore
-
     rec = ResultStore(store).find(key)
     if as_json:
-        from dataclasses import asdict
-
         typer.echo(json.dumps(asdict(rec), indent=2))
         return
     typer.echo(f"key: {rec.key}  status: {rec.status}  attempts: {rec.attempts}  molecule: {rec.name or rec.formula}")
@@ -133,9 +132,6 @@ def show(key: str = typer.Argument(..., help="Store key (or a unique prefix)."),
 @dft_app.command("list")
 def list_(store: Optional[Path] = StoreOption, status: Optional[str] = typer.Option(None, "--status", help="running, done or failed.")) -> None:
     """List stored calculations (key, status, molecule, method)."""
-    from molmtl.dft.store import STATUSES, ResultStore
-    from molmtl.errors import InputError
-
     if status is not None and status not in STATUSES:
         raise InputError(f"status {status!r} is not one of {', '.join(STATUSES)}")
     for rec in ResultStore(store).records(status):
@@ -161,10 +157,12 @@ def batch(
     store: Optional[Path] = StoreOption,
 ) -> None:
     """Run many molecules; every result (or failure with its reason) goes to the store; rerun to resume."""
-    from molmtl.dft.fanout import make_client, read_batch_csv, run_batch
-    from molmtl.dft.jobs import METHODS, XTBJob
-    from molmtl.dft.store import ResultStore
-    from molmtl.errors import InputError
+    from molmtl.dft.fanout import (  # lazy: Dask and PySCF (seconds)
+        make_client,
+        read_batch_csv,
+        run_batch,
+    )
+    from molmtl.dft.jobs import METHODS, XTBJob  # lazy: PySCF
 
     if method not in METHODS:
         raise InputError(f"method {method!r} is not one of {', '.join(METHODS)}")
@@ -175,7 +173,7 @@ def batch(
     results = ResultStore(store)
     client = make_client(scheduler, n_workers=workers, threads_per_task=threads) if (scheduler or workers > 0) else None
     if client is None:
-        from pyscf import lib
+        from pyscf import lib  # lazy: PySCF, as above
 
         lib.num_threads(threads)
     try:

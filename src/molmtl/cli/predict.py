@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import time
 from pathlib import Path
 from typing import Optional
 
 import typer
+
+from molmtl.data.cache import atomic_path
+from molmtl.data.csv import read_csv
+from molmtl.data.inputs import read_molecule
+from molmtl.data.qm9 import load_qm9
+from molmtl.errors import InputError
+from molmtl.targets import column_header
 
 
 def register(app: typer.Typer) -> None:
@@ -25,9 +35,10 @@ def register(app: typer.Typer) -> None:
                                                     "SMILES, Smiles, canonical_smiles or mol)."),
     ) -> None:
         """Predict a molecule's properties, with units; beside QM9's labels when the molecule is in QM9."""
-        from molmtl.chem.parse import read_molecule
-        from molmtl.errors import InputError
-        from molmtl.predict import load, predict
+        from molmtl.predict import (  # lazy: torch and the model load only when a prediction runs
+            load,
+            predict,
+        )
 
         is_csv = Path(molecule.strip()).suffix.lower() == ".csv"
         if is_csv and as_json:
@@ -41,8 +52,6 @@ def register(app: typer.Typer) -> None:
             return
         qm9 = None
         if qm9_lookup or molecule.strip().lower().startswith(("qm9:", "gdb_", "dsgdb9nsd_")) or molecule.strip().isdigit():
-            from molmtl.data.qm9 import load_qm9
-
             qm9 = load_qm9()
         # both shipped models are 3D: the molecule is read (and a SMILES embedded) before choosing one
         mol = read_molecule(molecule, embed=True if model is None else trained.needs_geometry, dataset=qm9)
@@ -67,19 +76,11 @@ def register(app: typer.Typer) -> None:
 def _predict_csv(source: Path, trained, model_path: str, out: Path | None, smiles_column: str | None) -> None:
     """One row per input molecule: its id/name and SMILES, each target in display units (headers
     carry them), and an ``error`` column saying why a row has no predictions."""
-    import csv
-    import io
-    import time
-
-    from molmtl.data.cache import atomic_path
-    from molmtl.data.csv import read_csv
-    from molmtl.errors import InputError
-    from molmtl.predict import predict_many
-    from molmtl.targets import column_header
+    from molmtl.inference import predict_smiles  # lazy: torch, as above
 
     table = read_csv(source, smiles_column=smiles_column, target_columns=[], validate=False)
     t0 = time.perf_counter()
-    values, errors = predict_many(table.smiles, trained, names=table.names)
+    values, errors = predict_smiles(trained, table.smiles, names=table.names)
     elapsed = time.perf_counter() - t0
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")

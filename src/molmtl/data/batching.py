@@ -29,11 +29,16 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from molmtl.chem.features import BOND_FEATURE_DIM, ELEMENTS, atom_feature_dim, graph_from_smiles
+from molmtl.chem.features import (
+    BOND_FEATURE_DIM,
+    ELEMENTS,
+    atom_feature_dim,
+    graph_from_smiles,
+)
 from molmtl.chem.molecule import Molecule
 from molmtl.data.cache import atomic_path, cache_dir
+from molmtl.data.molbatch import MolBatch
 from molmtl.errors import InputError
-from molmtl.models.base import MolBatch
 from molmtl.targets import TARGET_KEYS, get_target
 
 log = logging.getLogger(__name__)
@@ -203,7 +208,9 @@ class MolDataset(Dataset):
 
 
 def _collate_graphs(graphs: list):
-    from torch_geometric.data import Batch
+    from torch_geometric.data import (
+        Batch,  # lazy: PyTorch Geometric (2 s to import) only for 2D encoders
+    )
 
     n_nodes = [len(g[0]) for g in graphs]
     starts = np.concatenate([[0], np.cumsum(n_nodes)])

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from molmtl.chem.rdkit_util import mol_from_smiles
 from molmtl.errors import InputError, NotFoundError
 from molmtl.targets import Target, column_target
 
@@ -57,7 +58,7 @@ def read_csv(
             included, are left unread).
         labels: read the label cells (False: the targets from the header only; ``y`` is empty).
     """
-    import pandas as pd
+    import pandas as pd  # lazy: a second to import; only reading a CSV needs it
 
     path = Path(path)
     if not path.is_file():
@@ -117,8 +118,6 @@ def read_csv(
 
 
 def _check_smiles(path: Path, smiles: list[str], line_numbers: list[int]) -> None:
-    from molmtl.chem.rdkit_util import mol_from_smiles
-
     bad = []
     for i, smi in enumerate(smiles):
         try:

@@ -27,7 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
+from molmtl.chem.embed import EMBED_SEED, FALLBACK_VERSION
 from molmtl.chem.molecule import Molecule
+from molmtl.chem.parse import from_smiles
 from molmtl.data.cache import cache_dir
 from molmtl.errors import InputError, MolmtlError
 
@@ -44,9 +46,7 @@ _SCHEMA = ("""CREATE TABLE IF NOT EXISTS geometry (
 
 
 def embedding_recipe() -> str:
-    import rdkit
-
-    from molmtl.chem.embed import EMBED_SEED, FALLBACK_VERSION
+    import rdkit  # lazy: RDKit is optional (XYZ-only hosts)
 
     return f"etkdg3+mmff fallback={FALLBACK_VERSION} seed={EMBED_SEED} rdkit={rdkit.__version__}"
 
@@ -80,8 +80,6 @@ def _select(con: sqlite3.Connection, table: str, columns: str, keys: list[str]) 
 
 def _embed_one(smiles: str) -> tuple[Molecule | None, str | None]:
     """One SMILES embedded, or None and the reason (top level, so that worker processes can run it)."""
-    from molmtl.chem.parse import from_smiles
-
     try:
         return from_smiles(smiles, embed=True), None
     except MolmtlError as exc:

@@ -21,6 +21,7 @@ import numpy as np
 
 from molmtl import units
 from molmtl.chem.molecule import Molecule
+from molmtl.chem.rdkit_util import inchikey, mol_from_smiles, quiet_rdkit
 from molmtl.data.cache import atomic_path, cache_dir
 from molmtl.errors import InputError, NotFoundError
 from molmtl.targets import TARGET_KEYS
@@ -172,8 +173,6 @@ class QM9:
             return [self.position_of_index(mol.qm9_index)]
         if mol.smiles is None:
             return []
-        from molmtl.chem.rdkit_util import inchikey, mol_from_smiles
-
         rd = mol_from_smiles(mol.smiles)
         key = inchikey(rd)
         rows = (self.rows_for_inchikey(key) if key else []) or self.rows_for_smiles(mol.smiles)
@@ -181,7 +180,7 @@ class QM9:
             return rows
         # QM9's SMILES (from GDB-9) carry no stereo: a stereo-specific input (C[C@H](O)C#N, F/C=C/F,
         # a 3D SDF of a chiral molecule) matches its stereo-free entry
-        from rdkit import Chem
+        from rdkit import Chem  # lazy: RDKit is optional (XYZ-only hosts)
 
         flat = Chem.Mol(rd)
         Chem.RemoveStereochemistry(flat)
@@ -253,7 +252,7 @@ def _numbers(text: str) -> np.ndarray:
 
 
 def _parse_csvs(folder: Path) -> dict[str, np.ndarray | list]:
-    import pandas as pd
+    import pandas as pd  # lazy: a second to import; only preparing the cache needs it
 
     frames = []
     for part in ("qm9_part1.csv", "qm9_part2.csv", "qm9_part3.csv"):
@@ -288,9 +287,7 @@ def _parse_csvs(folder: Path) -> dict[str, np.ndarray | list]:
 
 
 def _identifiers(smiles: list[str], inchis: list[str]) -> tuple[list[str], list[str]]:
-    from rdkit import Chem
-
-    from molmtl.chem.rdkit_util import quiet_rdkit
+    from rdkit import Chem  # lazy: RDKit is optional (XYZ-only hosts)
 
     canon, keys = [], []
     t0 = time.perf_counter()

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from molmtl.data.cache import atomic_path, cache_dir
+from molmtl.data.geometries import embed_smiles, embedding_recipe
 from molmtl.data.qm9 import QM9, load_qm9
 from molmtl.errors import InputError, NotFoundError
 
@@ -45,8 +46,6 @@ def prepare_rdkit_geometries(folder: str | Path | None = None, *, qm9: QM9 | Non
     if out.is_file() and not force:
         log.info("RDKit geometries already at %s", out)
         return out
-    from molmtl.data.geometries import embed_smiles, embedding_recipe
-
     qm9 = qm9 if qm9 is not None else load_qm9(folder)
     chosen = np.arange(len(qm9)) if rows is None else np.unique(np.asarray(rows, dtype=np.int64))
     made = embed_smiles([qm9.canonical_smiles[r] for r in chosen], [str(qm9.qm9_index[r]) for r in chosen],
@@ -85,7 +84,7 @@ def with_rdkit_geometries(qm9: QM9, folder: str | Path | None = None, *, prepare
         if not prepare:
             raise NotFoundError(f"no RDKit geometries at {path}; run 'molmtl data prepare --rdkit-geometries'")
         try:
-            import rdkit  # noqa: F401
+            import rdkit  # noqa: F401  # lazy: RDKit is optional; only embedding needs it
         except ImportError:
             raise NotFoundError(f"no RDKit geometries at {path}, and RDKit is not installed to make them; run "
                                 "'molmtl data prepare --rdkit-geometries' where it is and copy the file") from None

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from molmtl.chem.rdkit_util import quiet_rdkit
 from molmtl.data.cache import atomic_path
 from molmtl.errors import InputError, NotFoundError
 
@@ -97,8 +98,10 @@ def random_split(n: int, sizes: tuple[int, int] | None = None, seed: int = STAND
 
 def murcko_scaffold(smiles: str) -> str:
     """Bemis-Murcko scaffold SMILES ('' for acyclic molecules or unparsable SMILES)."""
-    from rdkit import Chem
-    from rdkit.Chem.Scaffolds import MurckoScaffold
+    from rdkit import Chem  # lazy: RDKit is optional (XYZ-only hosts)
+    from rdkit.Chem.Scaffolds import (
+        MurckoScaffold,  # lazy: RDKit is optional (XYZ-only hosts)
+    )
 
     mol = Chem.MolFromSmiles(smiles)
     if mol is None:
@@ -109,8 +112,6 @@ def murcko_scaffold(smiles: str) -> str:
 def scaffold_split(smiles: list[str], fractions: tuple[float, float] = (0.8, 0.1)) -> Split:
     """Deterministic scaffold split: molecules grouped by Bemis-Murcko scaffold, largest groups
     to train first, then validation, then test, so no scaffold spans two parts."""
-    from molmtl.chem.rdkit_util import quiet_rdkit
-
     groups: dict[str, list[int]] = {}
     with quiet_rdkit():
         for i, smi in enumerate(smiles):
@@ -190,3 +191,12 @@ def make_split(spec: str, n: int, smiles: list[str] | None = None, sizes=None) -
             raise InputError(f"split file {text} is for {split.n} molecules, but the dataset has {n}")
         return split
     raise InputError(f"unknown split {spec!r}; use random, random:SEED, scaffold or a split .json file")
+
+
+def cut_split(split: Split, max_molecules: int | None) -> Split:
+    """Quick runs: the first ``max_molecules`` training rows, and a fifth of that (at least 16) of
+    validation and test (None: the split as it is)."""
+    if max_molecules is None:
+        return split
+    n_eval = max(max_molecules // 5, 16)
+    return split.head(max_molecules, n_eval, n_eval)

@@ -2,19 +2,23 @@
 
 Public surface: :class:`QM9Protocol` (configure, ``run(molecule)``), :class:`CalculationResult`,
 :class:`ResultStore`, :func:`calculate` (through the store) and :func:`run_batch` (Dask fan-out).
+They are imported on first use (PEP 562): PySCF and Dask take a while to import, and listing the
+results store needs neither.
 """
 
-from molmtl.dft.jobs import XTBJob, calculate
-from molmtl.dft.protocol import QM9Protocol
-from molmtl.dft.result import CalculationResult
-from molmtl.dft.store import ResultStore
+from importlib import import_module
+
+_HOMES = {"QM9Protocol": "protocol", "CalculationResult": "result", "ResultStore": "store", "XTBJob": "jobs",
+          "calculate": "jobs", "run_batch": "fanout"}
 
 __all__ = ["QM9Protocol", "CalculationResult", "ResultStore", "XTBJob", "calculate", "run_batch"]
 
 
-def __getattr__(name):  # Dask is imported only when a batch runs
-    if name == "run_batch":
-        from molmtl.dft.fanout import run_batch
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_HOMES[name]}"), name)
 
-        return run_batch
-    raise AttributeError(name)
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

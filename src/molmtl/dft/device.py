@@ -12,8 +12,8 @@ log = logging.getLogger(__name__)
 def gpu_available() -> bool:
     """True when GPU4PySCF imports and CUDA sees at least one device."""
     try:
-        import cupy
-        import gpu4pyscf  # noqa: F401
+        import cupy  # lazy: optional GPU packages; a failed import means no GPU
+        import gpu4pyscf  # noqa: F401  # lazy: optional GPU packages; a failed import means no GPU
 
         return cupy.cuda.runtime.getDeviceCount() > 0
     except Exception:  # ImportError, CUDA driver errors: no usable GPU

@@ -56,7 +56,9 @@ def consistent_metric(mol):
     if not mol.cart:
         yield
         return
-    from pyscf.df.hessian import rhf as df_hessian
+    from pyscf.df.hessian import (
+        rhf as df_hessian,  # lazy: only density-fitted Hessians need it
+    )
 
     if not (hasattr(df_hessian, "_gen_metric_solver") and hasattr(df_hessian, "_pinv")):
         log.warning("pyscf.df.hessian.rhf has no _gen_metric_solver/_pinv: density-fitted Hessian left as PySCF has it")

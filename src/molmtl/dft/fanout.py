@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import csv
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
 from molmtl.chem.molecule import Molecule
+from molmtl.chem.parse import parse_qm9_id
+from molmtl.data.inputs import read_molecule
+from molmtl.data.qm9 import load_qm9
 from molmtl.dft.jobs import calculate, job_key
 from molmtl.dft.store import ResultStore, input_key
-from molmtl.errors import InputError, MolmtlError
+from molmtl.errors import InputError, MolmtlError, NotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +56,6 @@ def read_batch_csv(path: str | Path, *, dataset=None) -> list[BatchItem]:
     """
     path = Path(path)
     if not path.is_file():
-        from molmtl.errors import NotFoundError
-
         raise NotFoundError(f"file not found: {path}")
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:  # -sig: spreadsheet programs write a BOM
@@ -64,8 +65,6 @@ def read_batch_csv(path: str | Path, *, dataset=None) -> list[BatchItem]:
 
 
 def _read_batch_rows(path: Path, reader: csv.DictReader, dataset) -> list[BatchItem]:
-    from molmtl.chem.parse import parse_qm9_id, read_molecule
-
     column = next((c for c in MOLECULE_COLUMNS if c in (reader.fieldnames or [])), None)
     if column is None:
         raise InputError(f"{path} has no molecule column; name one of: {', '.join(MOLECULE_COLUMNS)}")
@@ -78,11 +77,7 @@ def _read_batch_rows(path: Path, reader: csv.DictReader, dataset) -> list[BatchI
             if not text:
                 raise InputError(f"row {i} has an empty {column!r} cell")
             if dataset is None and parse_qm9_id(text) is not None and not Path(text).is_file():
-                from molmtl.data.qm9 import load_qm9
-
                 dataset = load_qm9()  # once for the whole file, not once per QM9 id
-            from dataclasses import replace
-
             item.molecule = replace(read_molecule(text, embed=True, dataset=dataset), name=name)
         except MolmtlError as exc:
             item.error = str(exc)
@@ -106,7 +101,10 @@ def _task(molecule: Molecule, job, store_path: str) -> tuple[str, str, str | Non
 
 def make_client(scheduler: str | None = None, *, n_workers: int = 1, threads_per_task: int = 1):
     """A Dask client: to ``scheduler`` (an address) or to a new LocalCluster of ``n_workers`` processes."""
-    from distributed import Client, LocalCluster
+    from distributed import (  # lazy: Dask takes seconds to import; only batches need it
+        Client,
+        LocalCluster,
+    )
 
     if scheduler:
         return Client(scheduler)
@@ -181,7 +179,7 @@ def _execute(items, job, store_path, client, progress):
             if progress:
                 progress(item.name, out[-1][1])
         return out
-    from distributed import as_completed
+    from distributed import as_completed  # lazy: see make_client
 
     futures = {client.submit(_task, item.molecule, job, store_path, pure=False): i for i, item in enumerate(items)}
     out: list = [None] * len(items)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from importlib.metadata import version
 
+from molmtl import __version__
 from molmtl.chem.molecule import Molecule
+from molmtl.chem.validate import require_supported
 from molmtl.dft.protocol import QM9Protocol
 from molmtl.dft.result import CalculationResult
 from molmtl.dft.store import ResultStore, canonical_input, input_key
-from molmtl.errors import MolmtlError
+from molmtl.dft.xtb import run_xtb
+from molmtl.errors import InputError, MolmtlError
 
 log = logging.getLogger(__name__)
 
@@ -30,15 +34,9 @@ class XTBJob:
 
     @staticmethod
     def versions() -> dict[str, str]:
-        from importlib.metadata import version
-
-        from molmtl import __version__
-
         return {"molmtl": __version__, "tblite": version("tblite")}
 
     def run(self, molecule: Molecule) -> CalculationResult:
-        from molmtl.dft.xtb import run_xtb
-
         return run_xtb(molecule, optimize_geometry=self.optimize, frequencies=self.frequencies)
 
 
@@ -58,11 +56,7 @@ def calculate(molecule: Molecule, job: QM9Protocol | XTBJob, store: ResultStore 
     Raises:
         MolmtlError: the input is bad or the calculation failed (recorded ``failed`` first).
     """
-    from molmtl.chem.validate import require_supported
-
     if molecule.positions is None:
-        from molmtl.errors import InputError
-
         raise InputError(f"{molecule.name or molecule.smiles or molecule.formula} has no 3D geometry")
     key, canonical = job_key(molecule, job)
     if store is not None and not force:

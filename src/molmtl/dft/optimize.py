@@ -32,7 +32,10 @@ def optimize_geometry(mol: gto.Mole, energy_gradient: Callable[[gto.Mole], tuple
     Raises:
         CalculationError: no convergence within ``max_steps``.
     """
-    from pyscf.geomopt import as_pyscf_method, geometric_solver
+    from pyscf.geomopt import (  # lazy: imports geomeTRIC; single points skip it
+        as_pyscf_method,
+        geometric_solver,
+    )
 
     steps = []
 

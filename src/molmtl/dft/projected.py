@@ -26,7 +26,9 @@ class _ProjectionMixin:
     def _tag(self, v, **tags):
         if _array_module(v) is np:
             return lib.tag_array(v, **tags)
-        from gpu4pyscf.lib.cupy_helper import tag_array
+        from gpu4pyscf.lib.cupy_helper import (
+            tag_array,  # lazy: GPU4PySCF/CuPy are optional, GPU only
+        )
 
         return tag_array(v, **tags)
 
@@ -85,7 +87,7 @@ class _ProjectionMixin:
 
 def _array_module(a):
     if type(a).__module__.startswith("cupy"):
-        import cupy
+        import cupy  # lazy: GPU4PySCF/CuPy are optional, GPU only
 
         return cupy
     return np
@@ -107,7 +109,7 @@ def _attach_map(mf, ao_map: np.ndarray, gpu: bool = False) -> None:
     if ao_map.shape[0] != mf.mol.nao_nr():
         raise ValueError(f"ao_map has {ao_map.shape[0]} rows; the molecule has {mf.mol.nao_nr()} AOs")
     if gpu:
-        import cupy
+        import cupy  # lazy: GPU4PySCF/CuPy are optional, GPU only
 
         mf.ao_map = cupy.asarray(ao_map)
     else:
@@ -139,7 +141,9 @@ def cartesian_shadow(mf) -> dft.rks.RKS:
     if not gpu:
         shadow = dft.rks.RKS(mf.mol, xc=mf.xc)
     else:  # GPU4PySCF
-        from gpu4pyscf.dft import rks as gpu_rks
+        from gpu4pyscf.dft import (
+            rks as gpu_rks,  # lazy: GPU4PySCF/CuPy are optional, GPU only
+        )
 
         shadow = gpu_rks.RKS(mf.mol, xc=mf.xc)
     shadow.grids = mf.grids

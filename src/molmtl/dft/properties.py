@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from pyscf import gto, lib
+from pyscf.data.elements import COMMON_ISOTOPE_MASSES
 from pyscf.scf import cphf
 
 from molmtl import units
@@ -51,6 +52,13 @@ def spatial_extent_bohr2(mol: gto.Mole, dm: np.ndarray) -> float:
     return float(np.einsum("ij,ji->", dm, r2_ao))
 
 
+def main_isotope_masses(atomic_numbers) -> np.ndarray:
+    """``(n,)`` most-abundant-isotope masses (u), as Gaussian uses: :data:`molmtl.units.MAIN_ISOTOPE_MASS`
+    for QM9's elements, PySCF's table of common isotopes for the others."""
+    return np.array([units.MAIN_ISOTOPE_MASS.get(int(z), COMMON_ISOTOPE_MASSES[int(z)]) for z in atomic_numbers],
+                    dtype=float)
+
+
 def rotational_constants_ghz(atomic_numbers, positions_bohr, masses_amu=None) -> np.ndarray:
     """Rotational constants :math:`A \\ge B \\ge C = h / (8 \\pi^2 I)` (GHz, ``(3,)``).
 
@@ -63,7 +71,7 @@ def rotational_constants_ghz(atomic_numbers, positions_bohr, masses_amu=None) ->
         masses_amu: ``(n,)`` u; default: :data:`molmtl.units.MAIN_ISOTOPE_MASS`.
     """
     z = np.asarray(atomic_numbers, dtype=int)
-    m = np.array([units.MAIN_ISOTOPE_MASS[int(a)] for a in z]) if masses_amu is None else np.asarray(masses_amu, float)
+    m = main_isotope_masses(z) if masses_amu is None else np.asarray(masses_amu, float)
     r = np.asarray(positions_bohr, float)
     r = r - m @ r / m.sum()
     inertia = np.einsum("i,ij,ik->jk", m, r, r)

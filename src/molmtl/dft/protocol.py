@@ -22,19 +22,24 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import asdict, dataclass, fields
+from importlib.metadata import version
 
 import numpy as np
+import pyscf
+from pyscf.dft import rks as cpu_rks
 
 from molmtl import __version__, units
 from molmtl.chem.molecule import Molecule
 from molmtl.chem.validate import require_supported
-from molmtl.dft import properties
+from molmtl.dft import properties, xtb
 from molmtl.dft import thermo as thermochem
 from molmtl.dft.basis import CONVENTIONS, QM9_BASIS, build_mole, convention_map
 from molmtl.dft.device import resolve_device
 from molmtl.dft.df_metric import DF_HESSIAN_REVISION, consistent_metric
+from molmtl.dft.optimize import optimize_geometry
 from molmtl.dft.projected import cartesian_shadow, project
 from molmtl.dft.result import CalculationResult, as_float_list, raw_to_registry
+from molmtl.dft.vibrations import thermochemistry_from_hessian, vibration_warnings
 from molmtl.errors import CalculationError, InputError
 
 log = logging.getLogger(__name__)
@@ -132,10 +137,6 @@ class QM9Protocol:
 
     def versions(self) -> dict[str, str]:
         """Code versions that change the numbers (part of the store key)."""
-        from importlib.metadata import version
-
-        import pyscf
-
         out = {"molmtl": __version__, "pyscf": pyscf.__version__}
         if self.optimize:  # the optimizer decides where, inside its tolerance, the geometry ends
             out["geometric"] = version("geometric")
@@ -153,10 +154,12 @@ class QM9Protocol:
 
     def make_scf(self, mol, device: str = "cpu", density_fit: bool | None = None):
         """A configured (not yet run) RKS object for ``mol`` (``density_fit``: None = the setting)."""
-        if device == "gpu":  # GPU4PySCF: runs only where a GPU is (not in this repository's CI)
-            from gpu4pyscf.dft import rks
+        if device == "gpu":
+            from gpu4pyscf.dft import (
+                rks,  # lazy: GPU4PySCF is optional and needs a CUDA GPU
+            )
         else:
-            from pyscf.dft import rks
+            rks = cpu_rks
         mf = rks.RKS(mol, xc=self.xc)
         mf.grids.atom_grid = self.grid
         mf.conv_tol = self.conv_tol
@@ -185,8 +188,6 @@ class QM9Protocol:
         warnings: list[str] = []
 
         if self.xtb_preopt:
-            from molmtl.dft import xtb
-
             t0 = time.perf_counter()
             molecule = xtb.optimize(molecule)
             timings["xtb_preopt"] = time.perf_counter() - t0
@@ -211,7 +212,9 @@ class QM9Protocol:
         if self.polarizability:
             t0 = time.perf_counter()
             if device == "gpu":  # GPU4PySCF's CPKS (ran on one H100)
-                from gpu4pyscf.properties.polarizability import eval_polarizability
+                from gpu4pyscf.properties.polarizability import (
+                    eval_polarizability,  # lazy: optional, GPU only
+                )
 
                 tensor = eval_polarizability(cartesian_shadow(mf))
             else:
@@ -226,18 +229,15 @@ class QM9Protocol:
             hess_mf = mf
             if self.df_derivatives and not self.density_fit:  # a density-fitted SCF, from the exact density
                 hess_mf = self.scf(mf.mol, device, dm0=mf.make_rdm1(), density_fit=True)
-            freqs, n_imag = self._frequencies(hess_mf)
+            th, vib = thermochemistry_from_hessian(
+                z, mol.atom_coords(unit="Bohr"), self._hessian(hess_mf), raw["e_elec"],
+                symmetry_tolerance_bohr=self.symmetry_tolerance_bohr, temperature_k=self.temperature_k,
+                pressure_pa=self.pressure_pa)
             timings["hessian"] = time.perf_counter() - t0
             log.info("stage hessian done in %.1f s", timings["hessian"])
-            if n_imag:
-                warnings.append(f"{n_imag} imaginary frequencies: not a minimum; they are left out of the thermochemistry")
-            pos = mol.atom_coords(unit="Bohr")
-            mass = float(sum(units.MAIN_ISOTOPE_MASS[int(a)] for a in z))
-            th = thermochem.thermochemistry(
-                raw["e_elec"], freqs, properties.rotational_constants_ghz(z, pos), mass,
-                symmetry_number=symmetry_number(mol, self.symmetry_tolerance_bohr),
-                temperature_k=self.temperature_k, pressure_pa=self.pressure_pa)
-            raw.update({k: v for k, v in th.items() if k != "S"})
+            freqs, n_imag = vib.frequencies_cm1, vib.n_imaginary
+            warnings += vibration_warnings(vib)
+            raw.update(th)
 
         props = raw_to_registry(raw, z)
         if not self.is_qm9_level:  # QM9's atom references are B3LYP/6-31G(2df,p) energies
@@ -254,8 +254,6 @@ class QM9Protocol:
 
     def _optimize(self, mol, device):
         """The optimized molecule and the last SCF density (a converged guess at that geometry)."""
-        from molmtl.dft.optimize import optimize_geometry
-
         state = {"dm": None}
 
         fit = True if self.df_derivatives else None
@@ -283,34 +281,12 @@ class QM9Protocol:
         raw["gap"] = raw["lumo"] - raw["homo"]
         return raw
 
-    def _frequencies(self, mf) -> tuple[np.ndarray, int]:
-        """Real harmonic frequencies (cm^-1, main-isotope masses) and the count of imaginary ones."""
-        from pyscf.hessian import thermo as pyscf_thermo
-
+    def _hessian(self, mf) -> np.ndarray:
+        """The analytic Hessian ``(n, n, 3, 3)`` (Hartree/bohr^2) at ``mf``'s geometry."""
         hess_obj = cartesian_shadow(mf).Hessian()
         hess_obj.verbose = 0
-        mol = mf.mol
-        with consistent_metric(mol):  # PySCF's CPU DF Hessian, Cartesian auxiliary basis (see df_metric)
-            hess = _to_numpy(hess_obj.kernel())
-        mass = np.array([units.MAIN_ISOTOPE_MASS[int(a)] for a in mol.atom_charges()])
-        freq = pyscf_thermo.harmonic_analysis(mol, hess, mass=mass)["freq_wavenumber"]
-        imaginary = np.iscomplex(freq) | (np.real(freq) < 0)
-        return np.real(freq[~imaginary]), int(imaginary.sum())
-
-
-def symmetry_number(mol, tolerance_bohr: float = 1e-6) -> int:
-    """Rotational symmetry number from the point group found within ``tolerance_bohr`` (0: sigma = 1)."""
-    if tolerance_bohr <= 0:
-        return 1
-    from pyscf.hessian import thermo as pyscf_thermo
-    from pyscf.symm import geom
-
-    old = geom.TOLERANCE
-    geom.TOLERANCE = tolerance_bohr
-    try:
-        return int(pyscf_thermo.rotational_symmetry_number(mol))
-    finally:
-        geom.TOLERANCE = old
+        with consistent_metric(mf.mol):  # PySCF's CPU DF Hessian, Cartesian auxiliary basis (see df_metric)
+            return _to_numpy(hess_obj.kernel())
 
 
 def _to_numpy(a):

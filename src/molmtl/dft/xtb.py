@@ -15,8 +15,11 @@ import numpy as np
 from molmtl import units
 from molmtl.chem.molecule import Molecule
 from molmtl.chem.validate import require_supported
-from molmtl.dft import properties, thermo
+from molmtl.dft import properties
+from molmtl.dft.basis import build_mole
+from molmtl.dft.optimize import optimize_geometry
 from molmtl.dft.result import CalculationResult, as_float_list, raw_to_registry
+from molmtl.dft.vibrations import thermochemistry_from_hessian, vibration_warnings
 from molmtl.errors import CalculationError
 
 log = logging.getLogger(__name__)
@@ -25,7 +28,9 @@ METHOD = "GFN2-xTB"
 
 
 def _calculator(atomic_numbers, positions_bohr, charge: int = 0):
-    from tblite.interface import Calculator
+    from tblite.interface import (
+        Calculator,  # lazy: tblite's import takes a second; DFT-only runs skip it
+    )
 
     calc = Calculator(METHOD, np.asarray(atomic_numbers), np.asarray(positions_bohr, float), charge=float(charge))
     calc.set("verbosity", 0)
@@ -49,9 +54,6 @@ def energy_gradient(mol) -> tuple[float, np.ndarray]:
 
 def optimize(molecule: Molecule, *, max_steps: int = 200) -> Molecule:
     """GFN2-xTB-optimized copy of ``molecule`` (positions in Angstrom)."""
-    from molmtl.dft.basis import build_mole
-    from molmtl.dft.optimize import optimize_geometry
-
     require_supported(molecule, method=METHOD)
     mol = build_mole(molecule.atomic_numbers, molecule.positions_bohr, basis="sto-3g", convention="spherical")
     pos_bohr, _ = optimize_geometry(mol, energy_gradient, max_steps=max_steps)
@@ -81,11 +83,6 @@ def run_xtb(molecule: Molecule, *, optimize_geometry: bool = True, frequencies: 
     """Quick GFN2-xTB estimate: energy, dipole, HOMO/LUMO, rotational constants, and (optionally)
     harmonic thermochemistry from a finite-difference Hessian. Clearly not QM9's level of theory.
     """
-    from pyscf.hessian import thermo as pyscf_thermo
-
-    from molmtl.dft.basis import build_mole
-    from molmtl.dft.protocol import symmetry_number
-
     require_supported(molecule, method=METHOD)
     if molecule.positions is None:
         raise CalculationError("GFN2-xTB needs a 3D geometry")
@@ -106,19 +103,14 @@ def run_xtb(molecule: Molecule, *, optimize_geometry: bool = True, frequencies: 
     raw["gap"] = raw["lumo"] - raw["homo"]
     abc = properties.qm9_rotational_constants_ghz(z, pos)
     raw.update(A=float(abc[0]), B=float(abc[1]), C=float(abc[2]))
-    freqs, n_imag = None, 0
+    freqs, n_imag, warnings = None, 0, []
     if frequencies:
         t0 = time.perf_counter()
-        hess = hessian_fd(z, pos, charge=molecule.charge)
-        mass = np.array([units.MAIN_ISOTOPE_MASS[int(a)] for a in z])
-        mol = build_mole(z, pos, basis="sto-3g", convention="spherical")
-        freq = pyscf_thermo.harmonic_analysis(mol, hess, mass=mass)["freq_wavenumber"]
-        real = np.isreal(freq) & (np.real(freq) > 0)
-        n_imag = int((~real).sum())
-        freqs = np.real(freq[real])
-        raw.update({k: v for k, v in thermo.thermochemistry(
-            raw["e_elec"], freqs, properties.rotational_constants_ghz(z, pos), mass.sum(),
-            symmetry_number=symmetry_number(mol)).items() if k != "S"})
+        th, vib = thermochemistry_from_hessian(z, pos, hessian_fd(z, pos, charge=molecule.charge), raw["e_elec"],
+                                               multiplicity=molecule.multiplicity)
+        raw.update(th)
+        freqs, n_imag = vib.frequencies_cm1, vib.n_imaginary
+        warnings += vibration_warnings(vib)
         timings["hessian"] = time.perf_counter() - t0
     props = {k: v for k, v in raw_to_registry(raw, z).items() if not k.endswith("_atom")}  # QM9's atom refs are B3LYP's
     return CalculationResult(
@@ -127,5 +119,5 @@ def run_xtb(molecule: Molecule, *, optimize_geometry: bool = True, frequencies: 
         n_imaginary=n_imag, settings={"method": METHOD, "optimize": optimize_geometry, "frequencies": frequencies},
         warnings=["GFN2-xTB is a different level of theory from QM9 (B3LYP/6-31G(2df,p)); U0/U/H/G are xTB total "
                   "energies, not comparable with QM9's, and no atomization energies or polarizability are given"]
-        + list(molecule.warnings),
+        + warnings + list(molecule.warnings),
     )

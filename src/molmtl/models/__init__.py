@@ -1,7 +1,8 @@
 """Encoders (GCN, MPNN, dense PaiNN), task heads and target normalization.
 
-Modules: ``base`` (the MolBatch / AtomFeatures / Encoder contract), ``gcn``, ``mpnn``, ``painn``
-(encoders), ``registry`` (``ENCODERS``, ``make_encoder``), ``heads`` (``make_head``,
-``make_heads``), ``normalize`` (``TargetScaler``). Nothing is imported here, so that importing
-``molmtl.models.base`` stays cheap (torch_geometric loads only with the 2D encoders).
+Modules: ``base`` (the AtomFeatures / Encoder contract; batches are ``molmtl.data.molbatch``'s
+MolBatch), ``gcn``, ``mpnn``, ``painn`` (encoders, each registered in ``registry.ENCODERS``),
+``heads`` (``make_head``, ``HEAD_OPTIONS``), ``normalize`` (``TargetScaler``). Nothing is
+imported here, so that importing ``molmtl.models.base`` stays cheap (PyTorch Geometric loads
+only with the 2D encoders).
 """

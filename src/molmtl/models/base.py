@@ -7,41 +7,16 @@ Data produce a :class:`MolBatch`; an :class:`Encoder` maps it to per-atom featur
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
-import torch
 from torch import Tensor, nn
 
+from molmtl.data.molbatch import MolBatch
+from molmtl.errors import InputError
 
-@dataclass
-class MolBatch:
-    """A batch of molecules, dense and padded to the largest in the batch.
-
-    Attributes:
-        z: ``(B, N)`` long atomic numbers, 0 for padding.
-        pos: ``(B, N, 3)`` float positions in Angstrom (zeros for padding), or None (2D data).
-        mask: ``(B, N)`` bool, True for real atoms.
-        y: ``(B, T)`` float targets in the registry's units, NaN where missing; None at inference.
-        graph: a ``torch_geometric.data.Batch`` (x, edge_index, edge_attr, batch, z) for 2D
-            encoders, or None.
-    """
-
-    z: Tensor
-    pos: Tensor | None
-    mask: Tensor
-    y: Tensor | None = None
-    graph: Any = None
-
-    def to(self, device, non_blocking: bool = False) -> "MolBatch":
-        moved = {}
-        for f in fields(self):
-            v = getattr(self, f.name)
-            moved[f.name] = v.to(device, non_blocking=non_blocking) if hasattr(v, "to") else v
-        return MolBatch(**moved)
-
-    def __len__(self) -> int:
-        return self.z.shape[0]
+#: Largest atomic number a QM9 model's element tables hold (H..F; row 0 is padding). Models
+#: trained on a CSV with heavier elements grow their tables to ``TrainConfig.max_z``.
+MAX_Z = 10
 
 
 @dataclass
@@ -77,6 +52,13 @@ class Encoder(nn.Module):
                 m.reset_parameters()
 
 
+def check_positive(owner: str, **values) -> None:
+    """InputError (one sentence) unless every value is a positive number (feature widths, counts, radii)."""
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or value != value or value == float("inf"):
+            raise InputError(f"{owner}'s {name} must be a positive number, got {value!r}")
+
+
 def masked_sum(h: Tensor, mask: Tensor) -> Tensor:
     """Sum over atoms of ``h`` (B, N, ...) where ``mask`` (B, N) is True."""
     m = mask.to(h.dtype).reshape(*mask.shape, *([1] * (h.dim() - 2)))
@@ -89,4 +71,4 @@ def masked_mean(h: Tensor, mask: Tensor) -> Tensor:
     return masked_sum(h, mask) / count
 
 
-__all__ = ["MolBatch", "AtomFeatures", "Encoder", "masked_sum", "masked_mean"]
+__all__ = ["MAX_Z", "MolBatch", "AtomFeatures", "Encoder", "check_positive", "masked_sum", "masked_mean"]

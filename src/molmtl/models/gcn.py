@@ -10,10 +10,13 @@ from torch import nn
 from torch_geometric.nn import GCNConv
 
 from molmtl.chem.features import ATOM_FEATURE_DIM
-from molmtl.models.base import AtomFeatures, Encoder, MolBatch
+from molmtl.errors import InputError
+from molmtl.models.base import AtomFeatures, Encoder, MolBatch, check_positive
 from molmtl.models.graph import dense_atom_features
+from molmtl.models.registry import ENCODERS
 
 
+@ENCODERS.register("gcn")
 class GCN(Encoder):
     r"""Graph convolutions on the heavy-atom graph built from SMILES.
 
@@ -36,6 +39,11 @@ class GCN(Encoder):
 
     def __init__(self, in_dim: int = ATOM_FEATURE_DIM, hidden: int = 128, num_layers: int = 3, dropout: float = 0.0):
         super().__init__()
+        check_positive("GCN", hidden=hidden, in_dim=in_dim)
+        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 0:
+            raise InputError(f"GCN's num_layers must be a whole number >= 0, got {num_layers!r}")
+        if not 0 <= dropout < 1:
+            raise InputError(f"GCN's dropout must be in [0, 1), got {dropout!r}")
         self.out_dim = hidden
         self.lin_in = nn.Linear(in_dim, hidden)
         self.convs = nn.ModuleList(GCNConv(hidden, hidden) for _ in range(num_layers))

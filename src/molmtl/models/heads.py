@@ -25,10 +25,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from molmtl.models.base import AtomFeatures, masked_mean, masked_sum
+from molmtl.models.base import MAX_Z, AtomFeatures, masked_mean, masked_sum
+from molmtl.registry import options_of
 from molmtl.targets import Target
-
-MAX_Z = 10
 
 
 def _mlp(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
@@ -145,7 +144,9 @@ def make_head(target: Target, in_dim: int, **kw) -> nn.Module:
     return TaskHead(target, in_dim, **kw)
 
 
-
+#: The options a run may set on its heads (``TrainConfig.head_hp``, ``--head-opt K=V``); the
+#: element table size is the model's.
+HEAD_OPTIONS = options_of(TaskHead, injected=("target", "in_dim", "max_z"))
 
 
 def _readout(out: Tensor, feats: AtomFeatures, is_mean: Tensor, dipole_idx: Tensor, bias: Tensor,
@@ -170,75 +171,6 @@ def _readout(out: Tensor, feats: AtomFeatures, is_mean: Tensor, dipole_idx: Tens
     return pred
 
 
-class FusedHeads(nn.Module):
-    """All of a task list's heads as a few batched operations: ``AtomFeatures -> (B, T)``.
-
-    Computes exactly what a list of :class:`TaskHead` (without Set2Set) computes, one column per
-    target, but with one ``F -> T*H`` matmul and one per-task contraction instead of ``T`` small
-    MLPs, so a GPU launches a handful of kernels instead of hundreds (hard sharing over 19
-    targets). Parameters are per task, so no task shares a head parameter with another.
-
-    Args:
-        targets (Sequence[Target]): the tasks, in column order.
-        in_dim (int): atom feature width F.
-        hidden (int, optional): per-task MLP width H. (default: ``in_dim // 2``, at least 16)
-        element_offsets (bool, optional): per-element offsets for sum readouts. (default: :obj:`True`)
-        atomic_dipoles (bool, optional): ``W vec`` atomic dipoles for dipole readouts. (default: :obj:`True`)
-        max_z (int, optional): largest atomic number with an offset. (default: :obj:`10`)
-    """
-
-    def __init__(self, targets, in_dim: int, hidden: int | None = None, *, element_offsets: bool = True,
-                 atomic_dipoles: bool = True, max_z: int = MAX_Z):
-        super().__init__()
-        self.targets = tuple(targets)
-        T, H = len(self.targets), hidden or max(in_dim // 2, 16)
-        self.hidden = H
-        self.lin1 = nn.Linear(in_dim, T * H)
-        self.w2 = nn.Parameter(torch.empty(T, H))
-        self.b2 = nn.Parameter(torch.empty(T))
-        self.bias = nn.Parameter(torch.zeros(T))
-        readouts = [t.readout for t in self.targets]
-        self.register_buffer("is_sum", torch.tensor([r == "sum" for r in readouts]), persistent=False)
-        self.register_buffer("is_mean", torch.tensor([r == "mean" for r in readouts]), persistent=False)
-        self.register_buffer("dipole_idx", torch.tensor([i for i, r in enumerate(readouts) if r == "dipole"],
-                                                        dtype=torch.long), persistent=False)
-        self.offsets = nn.Embedding(max_z + 1, T) if element_offsets and any(readouts[i] == "sum" for i in range(T)) else None
-        n_dip = len(self.dipole_idx)
-        self.dipole_proj = nn.Linear(in_dim, n_dip, bias=False) if (atomic_dipoles and n_dip) else None
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        # the same distributions as T separate nn.Linear layers
-        nn.init.kaiming_uniform_(self.lin1.weight, a=5**0.5)
-        bound1 = 1 / self.lin1.in_features**0.5
-        nn.init.uniform_(self.lin1.bias, -bound1, bound1)
-        bound2 = 1 / self.hidden**0.5
-        nn.init.uniform_(self.w2, -bound2, bound2)
-        nn.init.uniform_(self.b2, -bound2, bound2)
-        with torch.no_grad():
-            self.bias.zero_()
-            if self.offsets is not None:
-                self.offsets.weight.zero_()
-        if self.dipole_proj is not None:
-            self.dipole_proj.reset_parameters()
-
-    def atom_outputs(self, feats: AtomFeatures) -> Tensor:
-        """``(B, N, T)`` per-atom outputs of every task's MLP (0 on padding)."""
-        B, N, _ = feats.h.shape
-        a = torch.nn.functional.silu(self.lin1(feats.h.float())).view(B, N, len(self.targets), self.hidden)
-        out = torch.einsum("bnth,th->bnt", a, self.w2) + self.b2
-        return out * feats.mask.unsqueeze(-1).to(out.dtype)
-
-    def forward(self, feats: AtomFeatures) -> Tensor:
-        with torch.autocast(feats.h.device.type, enabled=False):
-            out = self.atom_outputs(feats)
-            if self.offsets is not None:
-                mask = feats.mask.to(torch.float32)
-                out = out + self.offsets(feats.z) * (mask.unsqueeze(-1) * self.is_sum.to(out.dtype))
-            weight = self.dipole_proj.weight if self.dipole_proj is not None else None
-            return _readout(out, feats, self.is_mean, self.dipole_idx, self.bias, weight)
-
-
 def stackable(heads) -> bool:
     """True when :func:`stacked_heads` can evaluate ``heads`` (plain :class:`TaskHead` objects,
     no Set2Set, one MLP shape, one offset table size, atomic dipoles on all dipole heads or none)."""
@@ -255,10 +187,10 @@ def stacked_heads(heads, feats: AtomFeatures, is_mean: Tensor | None = None, dip
 
     The heads keep their own parameters (so per-task layers, group lasso and MRN see them as
     before); each call concatenates them, ``T`` small tensors into one per kind, and evaluates
-    all tasks as :class:`FusedHeads` does: a handful of kernels instead of ``T`` small MLPs'
-    worth, which matters on a GPU, where those launches dominate (on one H100, 19 heads called
-    one by one trained at 29k molecules/s and FusedHeads at 53k; the stacked path was not yet
-    timed there). Call only when :func:`stackable` holds.
+    all tasks in one matmul per layer: a handful of kernels instead of ``T`` small MLPs' worth,
+    which matters on a GPU, where those launches dominate (on one H100, 19 heads called one by
+    one trained at 29k molecules/s, and an earlier fused head module computing the same at 53k).
+    Call only when :func:`stackable` holds.
 
     Args:
         heads: the task heads, in column order.
@@ -295,8 +227,5 @@ def stacked_heads(heads, feats: AtomFeatures, is_mean: Tensor | None = None, dip
         return _readout(out, feats, is_mean, dipole_idx, bias, weight)
 
 
-def make_heads(targets, in_dim: int, **kw) -> FusedHeads:
-    """:class:`FusedHeads` for ``targets``: the fast equivalent of ``[make_head(t, in_dim) for t in targets]``."""
-    return FusedHeads(targets, in_dim, **kw)
 
-__all__ = ["TaskHead", "DenseSet2Set", "FusedHeads", "make_head", "make_heads", "stackable", "stacked_heads"]
+__all__ = ["HEAD_OPTIONS", "TaskHead", "DenseSet2Set", "make_head", "stackable", "stacked_heads"]

@@ -15,14 +15,19 @@ head (the default heads use the target's sum/mean/dipole readout).
 
 from __future__ import annotations
 
+from typing import Literal
+
 from torch import nn
 from torch_geometric.nn import NNConv
 
 from molmtl.chem.features import ATOM_FEATURE_DIM, BOND_FEATURE_DIM
-from molmtl.models.base import AtomFeatures, Encoder, MolBatch
+from molmtl.errors import InputError
+from molmtl.models.base import AtomFeatures, Encoder, MolBatch, check_positive
 from molmtl.models.graph import dense_atom_features
+from molmtl.models.registry import ENCODERS
 
 
+@ENCODERS.register("mpnn")
 class MPNN(Encoder):
     r"""Edge-conditioned convolution + GRU, ``steps`` times with shared weights.
 
@@ -46,10 +51,13 @@ class MPNN(Encoder):
     needs_geometry = False
 
     def __init__(self, in_dim: int = ATOM_FEATURE_DIM, edge_dim: int = BOND_FEATURE_DIM, hidden: int = 64,
-                 steps: int = 3, aggr: str = "mean"):
+                 steps: int = 3, aggr: Literal["mean", "add"] = "mean"):
         super().__init__()
         if aggr not in ("mean", "add"):
-            raise ValueError(f"aggr must be 'mean' or 'add', not {aggr!r}")
+            raise InputError(f"MPNN's aggr must be 'mean' or 'add', not {aggr!r}")
+        check_positive("MPNN", hidden=hidden, in_dim=in_dim, edge_dim=edge_dim)
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+            raise InputError(f"MPNN's steps must be a whole number >= 0, got {steps!r}")
         self.out_dim, self.steps = hidden, steps
         self.lin_in = nn.Linear(in_dim, hidden)
         edge_net = nn.Sequential(nn.Linear(edge_dim, 128), nn.ReLU(), nn.Linear(128, hidden * hidden))

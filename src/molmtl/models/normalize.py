@@ -25,9 +25,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from molmtl.models.base import MAX_Z
 from molmtl.targets import Target
-
-MAX_Z = 10
 
 
 def element_counts(z: Tensor, mask: Tensor, max_z: int = MAX_Z, dtype=torch.float64) -> Tensor:

@@ -13,15 +13,15 @@ padded in a batch.
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from molmtl.models.base import AtomFeatures, Encoder, MolBatch, masked_mean
+from molmtl.errors import InputError
+from molmtl.models.base import MAX_Z, AtomFeatures, Encoder, MolBatch, check_positive, masked_mean
+from molmtl.models.registry import ENCODERS
 
-#: Atomic numbers the embedding table covers (QM9 has H..F; 0 is padding).
-MAX_Z = 10
 #: Squared distances below this (Angstrom^2) count as the same point (self pairs, padding).
 _EPS_SQ = 1e-10
 
@@ -252,6 +252,7 @@ class PaiNNUpdate(nn.Module):
         return ds, dv
 
 
+@ENCODERS.register("painn")
 class PaiNN(Encoder):
     r"""Polarizable atom interaction neural network (PaiNN), dense padded.
 
@@ -280,10 +281,14 @@ class PaiNN(Encoder):
     needs_geometry = True
 
     def __init__(self, hidden: int = 128, num_layers: int = 3, n_rbf: int = 20, cutoff: float = 5.0,
-                 max_z: int = MAX_Z, compile: bool = False, bf16: bool = False, message: str = "bmm"):
+                 max_z: int = MAX_Z, compile: bool = False, bf16: bool = False,
+                 message: Literal["bmm", "elementwise", "basis"] = "bmm"):
         super().__init__()
         if message not in MESSAGES:
-            raise ValueError(f"unknown PaiNN message {message!r}; use one of {', '.join(MESSAGES)}")
+            raise InputError(f"unknown PaiNN message {message!r} (--message); use one of {', '.join(MESSAGES)}")
+        check_positive("PaiNN", hidden=hidden, n_rbf=n_rbf, cutoff=cutoff, max_z=max_z)
+        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 0:
+            raise InputError(f"PaiNN's num_layers must be a whole number >= 0, got {num_layers!r}")
         self.hidden, self.num_layers, self.n_rbf, self.cutoff = hidden, num_layers, n_rbf, float(cutoff)
         self.out_dim = hidden
         self.compile, self.bf16, self.message = compile, bf16, message

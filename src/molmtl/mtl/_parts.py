@@ -1,4 +1,4 @@
-"""Small pieces the strategies share: resolving task keys and a bank of per-task heads."""
+"""Small pieces the strategies share: building encoders and a bank of per-task heads."""
 
 from __future__ import annotations
 
@@ -11,29 +11,7 @@ from molmtl.errors import InputError
 from molmtl.models.base import AtomFeatures, Encoder
 from molmtl.models.heads import stackable, stacked_heads
 from molmtl.mtl.base import EncoderFactory, HeadFactory
-from molmtl.targets import TARGET_KEYS, Target, get_target
-
-
-def resolve_tasks(tasks: Sequence[str | Target]) -> tuple[Target, ...]:
-    """Task keys (or Target objects, e.g. a user's custom target) -> targets, in the given order.
-
-    InputError for unknown keys, repeated tasks or none.
-    """
-    if isinstance(tasks, str) or not tasks:
-        raise InputError("tasks must be a non-empty list of target keys, e.g. ['U0', 'homo'].")
-    out = []
-    for key in tasks:
-        if isinstance(key, Target):
-            out.append(key)
-            continue
-        try:
-            out.append(get_target(key))
-        except KeyError:
-            raise InputError(f"unknown task {key!r}; known tasks: {', '.join(TARGET_KEYS)}.") from None
-    keys = [t.key for t in out]
-    if len(set(keys)) != len(keys):
-        raise InputError(f"tasks repeat: {', '.join(keys)}.")
-    return tuple(out)
+from molmtl.targets import Target
 
 
 def build_encoder(encoder_factory: EncoderFactory) -> Encoder:

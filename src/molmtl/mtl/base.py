@@ -8,7 +8,7 @@ GradNorm, FAMO) or a Jacobian aggregation through torchjd (UPGrad, MGDA, ...).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -81,19 +81,35 @@ class Balancer(nn.Module):
         raise NotImplementedError
 
 
-def masked_task_losses(pred: Tensor, target: Tensor, kind: str = "mse") -> Tensor:
-    """Per-task mean loss ``(T,)`` over labelled entries; NaN labels contribute nothing.
+#: Per-task losses on normalized targets.
+LOSSES = ("mse", "l1")
 
-    A task with no label in the batch gets loss 0 with no gradient.
+
+def masked_loss_sums(pred: Tensor, target: Tensor, kind: str = "mse") -> tuple[Tensor, Tensor]:
+    """Per-task sums of the loss over labelled entries and the label counts, both ``(T,)``.
+
+    ``pred`` and ``target`` are ``(B, T)`` in normalized units; NaN labels contribute nothing
+    (users' CSVs may be sparse), ``kind`` is ``mse`` (squared error) or ``l1``. Sums rather than
+    means, so that evaluation can add batches up exactly before dividing.
     """
+    if kind not in LOSSES:
+        raise ValueError(f"unknown loss {kind!r}; use one of {', '.join(LOSSES)}")
     mask = ~torch.isnan(target)
     diff = torch.where(mask, pred - torch.nan_to_num(target), torch.zeros_like(pred))
     per = diff.abs() if kind == "l1" else diff.pow(2)
-    count = mask.sum(dim=0)
-    return per.sum(dim=0) / count.clamp(min=1).to(per.dtype)
+    return per.sum(dim=0), mask.sum(dim=0)
+
+
+def masked_task_losses(pred: Tensor, target: Tensor, kind: str = "mse") -> Tensor:
+    """Per-task mean loss ``(T,)`` over labelled entries (:func:`masked_loss_sums` / counts).
+
+    A task with no label in the batch gets loss 0 with no gradient.
+    """
+    total, count = masked_loss_sums(pred, target, kind)
+    return total / count.clamp(min=1).to(total.dtype)
 
 
 __all__ = [
     "AtomFeatures", "Balancer", "EncoderFactory", "HeadFactory", "MolBatch", "Strategy", "StrategyOutput",
-    "masked_task_losses",
+    "LOSSES", "masked_loss_sums", "masked_task_losses",
 ]

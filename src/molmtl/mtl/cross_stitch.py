@@ -27,9 +27,11 @@ from torch import Tensor, nn
 
 from molmtl.errors import InputError
 from molmtl.models.base import AtomFeatures, MolBatch
-from molmtl.mtl._parts import build_encoder, feature_tensors, resolve_tasks
+from molmtl.mtl._parts import build_encoder, feature_tensors
 from molmtl.mtl.base import EncoderFactory, HeadFactory, Strategy, StrategyOutput
+from molmtl.mtl.registry import STRATEGIES
 from molmtl.mtl.stages import encoder_stages
+from molmtl.targets import resolve_tasks
 
 
 def stitch_init(n_tasks: int, self_weight: float) -> Tensor:
@@ -48,6 +50,7 @@ def _mix(alpha: Tensor, states: list[AtomFeatures]) -> list[AtomFeatures]:
     return [replace(s, h=h[i], vec=None if vec is None else vec[i]) for i, s in enumerate(states)]
 
 
+@STRATEGIES.register("cross-stitch")
 class CrossStitch(Strategy):
     """Per-task encoders exchanging features through cross-stitch units after every stage.
 

@@ -20,10 +20,13 @@ from torch import Tensor, nn
 
 from molmtl.errors import InputError
 from molmtl.models.base import MolBatch
-from molmtl.mtl._parts import HeadBank, build_encoder, feature_tensors, first_linear, resolve_tasks
+from molmtl.mtl._parts import HeadBank, build_encoder, feature_tensors, first_linear
 from molmtl.mtl.base import EncoderFactory, HeadFactory, Strategy, StrategyOutput
+from molmtl.mtl.registry import STRATEGIES
+from molmtl.targets import resolve_tasks
 
 
+@STRATEGIES.register("hard")
 class HardSharing(Strategy):
     r"""One shared encoder, per-task heads.
 

@@ -44,6 +44,7 @@ from torch import Tensor, nn
 from molmtl.errors import InputError
 from molmtl.mtl.base import EncoderFactory, HeadFactory
 from molmtl.mtl.hard import HardSharing
+from molmtl.mtl.registry import STRATEGIES
 
 
 def regularized_covariance(cov: Tensor, eps: float, eig_floor: float) -> tuple[Tensor, Tensor]:
@@ -74,6 +75,7 @@ def flip_flop(W: Tensor, inv: list[Tensor], eps: float, eig_floor: float) -> lis
     return [(s1, i1), (s2, i2), (s3, i3)]
 
 
+@STRATEGIES.register("mrn")
 class MultilinearRelationship(HardSharing):
     r"""Hard-shared encoder; every head ``nn.Linear`` position gets a tensor-normal prior across tasks.
 

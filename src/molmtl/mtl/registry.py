@@ -1,39 +1,25 @@
-"""Strategy names -> classes, for the CLI and configs (library users may build classes directly)."""
+"""The strategy and weighting registries.
+
+``STRATEGIES.build("soft", tasks, encoder_factory, head_factory, lam=1e-2)``;
+``WEIGHTINGS.build("upgrad", n_tasks=3)``. Strategies register themselves in their modules
+(``@STRATEGIES.register("soft")``), weightings in ``molmtl.mtl.balancers``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from molmtl.errors import InputError
-from molmtl.mtl._options import check_options
-from molmtl.mtl.base import EncoderFactory, HeadFactory, Strategy
-from molmtl.mtl.clustered import ClusteredSharing
-from molmtl.mtl.cross_stitch import CrossStitch
-from molmtl.mtl.hard import HardSharing
-from molmtl.mtl.mrn import MultilinearRelationship
-from molmtl.mtl.single import SingleTask
-from molmtl.mtl.soft import SoftSharing
-
-STRATEGIES: dict[str, type[Strategy]] = {
-    "single": SingleTask,
-    "hard": HardSharing,
-    "soft": SoftSharing,
-    "cross-stitch": CrossStitch,
-    "mrn": MultilinearRelationship,
-    "clustered": ClusteredSharing,
-}
+from molmtl.registry import Registry
 
 
-def make_strategy(name: str, *, tasks: Sequence[str], encoder_factory: EncoderFactory,
-                  head_factory: HeadFactory, **hp) -> Strategy:
-    """Build the strategy called ``name`` over ``tasks``; ``hp`` are its keyword options.
+def _check_task_count(injected: dict) -> None:
+    n = injected.get("n_tasks")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise InputError(f"n_tasks must be a positive integer, got {n!r}")
 
-    Example:
-        ``make_strategy("soft", tasks=["U0", "homo"], encoder_factory=..., head_factory=..., lam=1e-2)``
-    """
-    key = name.strip().lower().replace("_", "-")
-    if key not in STRATEGIES:
-        raise InputError(f"unknown strategy {name!r}; choose one of: {', '.join(STRATEGIES)}.")
-    cls = STRATEGIES[key]
-    check_options("strategy", key, cls, hp, ("tasks", "encoder_factory", "head_factory"))
-    return cls(tasks, encoder_factory, head_factory, **hp)
+
+STRATEGIES: Registry = Registry("strategy", package="molmtl.mtl",
+                                injected=("tasks", "encoder_factory", "head_factory"))
+WEIGHTINGS: Registry = Registry("weighting", package="molmtl.mtl.balancers", injected=("n_tasks",),
+                                check_injected=_check_task_count)
+
+__all__ = ["STRATEGIES", "WEIGHTINGS"]

@@ -12,10 +12,13 @@ import torch
 from torch import nn
 
 from molmtl.models.base import MolBatch
-from molmtl.mtl._parts import build_encoder, resolve_tasks
+from molmtl.mtl._parts import build_encoder
 from molmtl.mtl.base import EncoderFactory, HeadFactory, Strategy, StrategyOutput
+from molmtl.mtl.registry import STRATEGIES
+from molmtl.targets import resolve_tasks
 
 
+@STRATEGIES.register("single")
 class SingleTask(Strategy):
     """``T`` independent (encoder, head) pairs.
 

@@ -24,9 +24,11 @@ from torch import Tensor
 
 from molmtl.errors import InputError
 from molmtl.mtl.base import EncoderFactory, HeadFactory
+from molmtl.mtl.registry import STRATEGIES
 from molmtl.mtl.single import SingleTask
 
 
+@STRATEGIES.register("soft")
 class SoftSharing(SingleTask):
     r"""Per-task encoders and heads with an L2 coupling between matching encoder parameters.
 

@@ -1,20 +1,18 @@
-"""Training, evaluation and model files (Lightning; DDP-ready).
+"""Training and evaluation (Lightning; DDP-ready).
 
-The names below are imported on first use (PEP 562), so that loading a model file for a
-prediction does not import Lightning.
+The names below are imported on first use (PEP 562), so that ``import molmtl.training`` does not
+import Lightning. Model files and predictions are :mod:`molmtl.inference`'s; the configuration is
+:mod:`molmtl.config`'s.
 """
 
 from importlib import import_module
 
 _HOMES = {
-    "TrainConfig": "config", "lr_factor": "config",
-    "TrainedModel": "modelfile", "load_model": "modelfile", "save_model": "modelfile",
-    "PROTOCOLS": "protocols", "protocol_config": "protocols",
+    "lr_factor": "schedule", "PROTOCOLS": "protocols", "protocol_config": "protocols",
     "TrainResult": "run", "train": "run",
 }
 
-__all__ = ["TrainConfig", "TrainResult", "TrainedModel", "PROTOCOLS", "load_model", "lr_factor", "protocol_config",
-           "save_model", "train"]
+__all__ = ["TrainResult", "PROTOCOLS", "lr_factor", "protocol_config", "train"]
 
 
 def __getattr__(name: str):

@@ -13,6 +13,7 @@ al.'s chemical accuracy (< 1: chemically accurate).
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -22,29 +23,19 @@ import numpy as np
 import torch
 
 from molmtl.data.cache import atomic_path
+from molmtl.data.csv import read_csv
 from molmtl.errors import InputError, NotFoundError
+from molmtl.inference import (
+    encoder_class,
+    predict_dataset,
+    predict_smiles,
+    read_model_file,
+)
+from molmtl.plotting import pyplot, save_png
 from molmtl.targets import Target, column_header
+from molmtl.training.data import load_training_data
 
 log = logging.getLogger(__name__)
-
-
-@torch.no_grad()
-def predict_dataset(model, dataset, *, batch_size: int = 256, device: str | torch.device = "cpu") -> tuple[np.ndarray, np.ndarray]:
-    """Labels and predictions ``(n, T)`` (float64, registry units) of a :class:`TrainedModel` on a dataset."""
-    from molmtl.data.batching import collate
-
-    model = model.to(device).eval()
-    graph, geometry = model.needs_graph, model.needs_geometry
-    ys, preds = [], []
-    for start in range(0, len(dataset), batch_size):
-        items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
-        batch = collate(items, graph=graph, geometry=geometry).to(device)
-        preds.append(model(batch).cpu().numpy())
-        ys.append(batch.y.cpu().numpy() if batch.y is not None else np.full_like(preds[-1], np.nan))
-    T = len(model.targets)
-    if not preds:
-        return np.zeros((0, T)), np.zeros((0, T))
-    return np.concatenate(ys), np.concatenate(preds)
 
 
 def target_metrics(targets: Sequence[Target], y_true: np.ndarray, y_pred: np.ndarray) -> list[dict]:
@@ -99,8 +90,6 @@ def read_stl_maes(path: str | Path, part: str = "test") -> dict[str, float]:
     if not path.is_file():
         raise NotFoundError(f"STL results not found: {path}")
     if path.suffix == ".pt":
-        from molmtl.training.modelfile import read_model_file
-
         rows = read_model_file(path).get("metrics", {}).get(part)
         if not rows:
             raise InputError(f"{path} stores no {part} metrics")
@@ -142,10 +131,7 @@ def markdown_table(rows: Sequence[dict], per_task_delta: Mapping[str, float] | N
 
 def parity_plot(path: str | Path, targets: Sequence[Target], y_true: np.ndarray, y_pred: np.ndarray) -> Path:
     """Predicted vs. reference scatter per target (display units), one panel each, as PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     n = len(targets)
     cols = min(n, 5)
@@ -167,9 +153,7 @@ def parity_plot(path: str | Path, targets: Sequence[Target], y_true: np.ndarray,
         axes[j // cols][j % cols].axis("off")
     fig.tight_layout()
     path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
+    save_png(fig, path)
     return path
 
 
@@ -210,10 +194,7 @@ def write_task_covariance(strategy, out_dir: str | Path) -> list[Path]:
     of the task correlations, ``task_correlation.png``. Nothing for other strategies."""
     if not hasattr(strategy, "task_covariance"):
         return []
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     out = Path(out_dir)
     keys = list(strategy.tasks)
@@ -242,9 +223,7 @@ def write_task_covariance(strategy, out_dir: str | Path) -> list[Path]:
         ax.set_title(f"head layer {n}", fontsize=8)
     fig.suptitle("MRN task correlation", fontsize=9)
     fig.colorbar(im, ax=list(axes[0]), shrink=0.7, label="correlation [-]")
-    with atomic_path(out / "task_correlation.png") as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
+    save_png(fig, out / "task_correlation.png")
     paths.append(out / "task_correlation.png")
     return paths
 
@@ -259,9 +238,6 @@ def evaluate_model(model, part: str = "test", out_dir: str | Path | None = None,
     a QM9-geometry model makes of SMILES input. With ``out_dir`` the JSON, Markdown and parity
     plot are written there.
     """
-    from molmtl.training.config import encoder_class
-    from molmtl.training.datamodule import load_training_data
-
     if part not in ("train", "val", "test"):
         raise InputError(f"unknown split part {part!r}; use train, val or test")
     config = model.config if geometry is None else model.config.replace(geometry=geometry)
@@ -306,11 +282,6 @@ def evaluate_csv(model, path: str | Path, out_dir: str | Path | None = None, *, 
     With ``out_dir``: ``metrics.json``, ``metrics.md``, ``parity.png`` and ``predictions.csv``
     (labels and predictions in display units, units in the headers, an ``error`` column).
     """
-    import csv
-
-    from molmtl.data.csv import read_csv
-    from molmtl.predict import predict_many
-
     table = read_csv(path, smiles_column=smiles_column, tasks=model.keys, validate=False)
     column = {t.key: j for j, t in enumerate(table.targets)}
     cols = [j for j, k in enumerate(model.keys) if k in column]
@@ -318,7 +289,7 @@ def evaluate_csv(model, path: str | Path, out_dir: str | Path | None = None, *, 
         raise InputError(f"{path} has no label column for any of the model's targets ({', '.join(model.keys)})")
     targets = [model.targets[j] for j in cols]
     labels = np.stack([table.y[:, column[model.keys[j]]] for j in cols], axis=1)
-    values, errors = predict_many(table.smiles, model, names=table.names, batch_size=batch_size)
+    values, errors = predict_smiles(model, table.smiles, names=table.names, batch_size=batch_size)
     ok = np.array([e is None for e in errors])
     if not ok.any():
         raise InputError(f"no molecule of {path} can be evaluated; the first: {errors[0]}")
@@ -346,5 +317,5 @@ def evaluate_csv(model, path: str | Path, out_dir: str | Path | None = None, *, 
     return result
 
 
-__all__ = ["predict_dataset", "target_metrics", "delta_m", "read_stl_maes", "markdown_table", "parity_plot", "evaluate_model",
+__all__ = ["target_metrics", "delta_m", "read_stl_maes", "markdown_table", "parity_plot", "evaluate_model",
            "evaluate_csv", "csv_part", "evaluation_result", "write_evaluation", "write_task_covariance"]

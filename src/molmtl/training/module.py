@@ -21,18 +21,16 @@ import lightning as L
 import torch
 from torch import Tensor
 
-from molmtl.mtl.base import masked_task_losses
+from molmtl.config import TrainConfig
+from molmtl.mtl.base import masked_loss_sums, masked_task_losses
 from molmtl.targets import column_header
-from molmtl.training.config import TrainConfig, lr_factor
+from molmtl.training.schedule import lr_factor
+from molmtl.units import QM9_MAX_ATOMS
 
 
 def _own_compile_encoders(strategy) -> list:
     """Encoders that compile their own static-shape core (PaiNN's ``compile`` flag)."""
     return [m for m in strategy.modules() if isinstance(getattr(m, "compile", None), bool) and hasattr(m, "_compiled")]
-
-
-#: QM9's largest molecule (atoms): the widest batch ``--device-data`` makes.
-QM9_MAX_ATOMS = 29
 
 
 def static_shape_count(trim_to: int, n_max: int = QM9_MAX_ATOMS) -> int:
@@ -209,12 +207,10 @@ class MTLModule(L.LightningModule):
         output = self._forward(batch)
         pred = output.pred.float()
         target = self.scaler.normalize(batch.y, batch)
-        ok = ~torch.isnan(target)
-        diff = torch.where(ok, pred - torch.nan_to_num(target), 0.0)
-        sq = (diff.abs() if self.config.loss == "l1" else diff.pow(2)).sum(0)  # the training loss's kind
+        loss_sum, count = masked_loss_sums(pred, target, self.config.loss)  # the training loss's kind
         err = (self.scaler.denormalize(pred, batch) - batch.y.to(torch.float64)).abs()
-        ae = torch.where(ok, err, 0.0).sum(0)
-        self._val.append(torch.stack([sq.double(), ae, ok.sum(0).double()]))
+        ae = torch.where(torch.isnan(target), 0.0, err).sum(0)
+        self._val.append(torch.stack([loss_sum.double(), ae, count.double()]))
 
     def on_validation_epoch_end(self) -> None:
         if not self._val:

@@ -37,9 +37,9 @@
 
 from __future__ import annotations
 
+from molmtl.config import TrainConfig
 from molmtl.errors import InputError
 from molmtl.targets import LIBMTL_TARGETS, TARGET_KEYS
-from molmtl.training.config import TrainConfig
 
 #: Nash-MTL's single-task test MAE (``BASE`` in experiments/quantum_chemistry/utils.py), display units
 #: (D, bohr^3, meV, meV, bohr^2, meV, meV x4, cal/(mol K)).

@@ -18,13 +18,24 @@ import torch
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.fabric.utilities.rank_zero import rank_zero_only
 
+from molmtl.config import TrainConfig, read_config_file
+from molmtl.data.batching import collate
 from molmtl.data.cache import atomic_path
 from molmtl.errors import InputError
+from molmtl.inference import (
+    TrainedModel,
+    build_strategy,
+    encoder_class,
+    predict_dataset,
+    save_model,
+)
+from molmtl.mtl.base import masked_loss_sums
+from molmtl.mtl.registry import WEIGHTINGS
 from molmtl.training.callbacks import EpochLog, TimeBudget, weight_average
-from molmtl.training.config import TrainConfig, build_balancer, build_strategy, encoder_class
-from molmtl.training.datamodule import MolDataModule, fit_scaler, load_training_data
-from molmtl.training.evaluate import predict_dataset, target_metrics, write_task_covariance
-from molmtl.training.modelfile import TrainedModel, save_model, start_from
+from molmtl.training.data import fit_scaler, load_training_data
+from molmtl.training.datamodule import MolDataModule
+from molmtl.training.evaluate import target_metrics, write_task_covariance
+from molmtl.training.finetune import start_from
 from molmtl.training.module import MTLModule, release_compiled
 
 log = logging.getLogger(__name__)
@@ -56,35 +67,40 @@ def config_path(out_dir: str | Path) -> Path:
 
 
 def read_run_config(out_dir: str | Path) -> TrainConfig:
-    """The config a run folder was started with (for ``--resume``)."""
+    """The config a run folder was started with (for ``--resume``): its ``config.json``, read as
+    any config file is (:func:`molmtl.config.read_config_file`)."""
     path = config_path(out_dir)
     if not path.is_file():
         raise InputError(f"{out_dir} holds no config.json, so there is no run to resume there")
-    try:
-        body = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path} is not a readable run config ({exc}), so the run cannot be resumed") from None
-    if not isinstance(body, dict):
-        raise InputError(f"{path} is not a run config (a JSON object), so the run cannot be resumed")
+    body = read_config_file(path)
+    body.pop("protocol", None)
     return TrainConfig.from_dict(body)
+
+
+def build_balancer(config: TrainConfig):
+    """The loss weighting / gradient aggregation ``config`` names, for its tasks."""
+    return WEIGHTINGS.build(config.weighting, n_tasks=len(config.tasks), **config.weighting_hp)
+
+
+def check_plugins(config: TrainConfig) -> None:
+    """Build ``config``'s strategy and weighting once, so that a wrong name, option or value is
+    one sentence before any data are read."""
+    build_strategy(config)
+    build_balancer(config)
 
 
 def _validation_loss(model: TrainedModel, dataset, loss: str, batch_size: int = 256) -> list[float]:
     """Per-task validation loss in normalized units (the quantity the run minimizes)."""
-    from molmtl.data.batching import collate
-
     T = len(model.targets)
     total, count = torch.zeros(T, dtype=torch.float64), torch.zeros(T, dtype=torch.float64)
     with torch.no_grad():
         for start in range(0, len(dataset), batch_size):
             items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
             batch = collate(items, graph=model.needs_graph, geometry=model.needs_geometry)
-            pred = model.strategy(batch).pred.float()
             target = model.scaler.normalize(batch.y, batch)
-            ok = ~torch.isnan(target)
-            diff = torch.where(ok, pred - torch.nan_to_num(target), 0.0)
-            total += (diff.abs() if loss == "l1" else diff.pow(2)).sum(0).double()
-            count += ok.sum(0).double()
+            loss_sum, n = masked_loss_sums(model.strategy(batch).pred.float(), target, loss)
+            total += loss_sum.double()
+            count += n.double()
     return (total / count.clamp(min=1)).tolist()
 
 
@@ -253,4 +269,4 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, pro
     return TrainResult(out, path, metrics, model)
 
 
-__all__ = ["TrainResult", "train", "read_run_config", "route_lightning_logs"]
+__all__ = ["TrainResult", "train", "read_run_config", "route_lightning_logs", "build_balancer", "check_plugins"]

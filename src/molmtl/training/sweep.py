@@ -7,10 +7,11 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from molmtl.config import TrainConfig
 from molmtl.data.cache import atomic_path
 from molmtl.errors import InputError
-from molmtl.training.config import TrainConfig
-from molmtl.training.modelfile import read_model_file
+from molmtl.inference import read_model_file
+from molmtl.plotting import pyplot, save_png
 from molmtl.training.run import read_run_config, train
 
 log = logging.getLogger(__name__)
@@ -93,10 +94,7 @@ def write_sweep(out: Path, rows: list[dict], tasks: Sequence[str], loss: str) ->
         lines.append(f"| {r['lam']:g}{mark} | {r['val_loss']:.4g} | " + " | ".join(f"{r[k]:.4g}" for k in tasks) + " |")
     with atomic_path(out / "sweep.md") as tmp:
         tmp.write_text("\n".join(lines) + "\n")
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(5, 3.5))
     lams = [r["lam"] for r in rows]
@@ -109,9 +107,7 @@ def write_sweep(out: Path, rows: list[dict], tasks: Sequence[str], loss: str) ->
     ax.set_ylabel(f"validation loss, {unit}")
     ax.legend(fontsize=6, ncol=2)
     fig.tight_layout()
-    with atomic_path(out / "sweep.png") as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
+    save_png(fig, out / "sweep.png")
 
 
 __all__ = ["sweep_lambda", "DEFAULT_LAMBDAS"]

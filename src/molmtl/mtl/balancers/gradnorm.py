@@ -29,8 +29,10 @@ from torch import Tensor, nn
 from molmtl.errors import InputError
 from molmtl.mtl.balancers._common import fill_missing_grads, per_task_grads, weight_log
 from molmtl.mtl.base import Balancer, Strategy, StrategyOutput
+from molmtl.mtl.registry import WEIGHTINGS
 
 
+@WEIGHTINGS.register("gradnorm", summary="GradNorm (Chen et al. 2018): learned weights that equalise the tasks' gradient norms")
 class GradNorm(Balancer):
     """See the module docstring. The training loop must optimize ``balancer.parameters()``."""
 

@@ -21,15 +21,23 @@ Aligned-MTL (Senushkin et al. 2023).
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import Tensor
-from torchjd.aggregation import CAGrad, IMTLG, MGDA, AlignedMTL, NashMTL, PCGrad, UPGrad
+from torchjd.aggregation import IMTLG, MGDA, AlignedMTL, CAGrad, NashMTL, PCGrad, UPGrad
 from torchjd.autojac import backward as jd_backward
 from torchjd.autojac import jac_to_grad, mtl_backward
 
 from molmtl.errors import InputError
-from molmtl.mtl.balancers._common import backward_penalty, fill_missing_grads, per_task_grads, weight_log
+from molmtl.mtl.balancers._common import (
+    backward_penalty,
+    fill_missing_grads,
+    per_task_grads,
+    weight_log,
+)
 from molmtl.mtl.base import Balancer, Strategy, StrategyOutput
+from molmtl.mtl.registry import WEIGHTINGS
 
 
 class JacobianBalancer(Balancer):
@@ -43,7 +51,7 @@ class JacobianBalancer(Balancer):
             Jacobian, needs ``StrategyOutput.features``; falls back to ``"params"`` without).
     """
 
-    def __init__(self, aggregator, parallel_chunk_size: int | None = None, jacobian: str = "params"):
+    def __init__(self, aggregator, parallel_chunk_size: int | None = None, jacobian: Literal["params", "features"] = "params"):
         super().__init__()
         if jacobian not in ("params", "features"):
             raise InputError(f"jacobian must be 'params' or 'features', got {jacobian!r}.")
@@ -120,25 +128,26 @@ def _accumulate(loss: Tensor, params: list[Tensor]) -> None:
             p.grad = g if p.grad is None else p.grad + g
 
 
-def _factory(cls, **defaults):
-    def make(n_tasks: int, parallel_chunk_size: int | None = None, jacobian: str = "params", **hp) -> JacobianBalancer:
-        kwargs = {**defaults, **hp}
+def _register(name: str, cls, summary: str, **defaults) -> None:
+    """Register ``name``: a :class:`JacobianBalancer` around torchjd's ``cls``; its options are the
+    aggregator's (``defaults`` where molmtl's differ) and ``parallel_chunk_size``, ``jacobian``."""
+
+    def make(n_tasks: int, parallel_chunk_size: int | None = None, jacobian: Literal["params", "features"] = "params",
+             **options) -> JacobianBalancer:
+        kwargs = {**defaults, **options}
         if cls is NashMTL:
             kwargs["n_tasks"] = n_tasks
         return JacobianBalancer(cls(**kwargs), parallel_chunk_size=parallel_chunk_size, jacobian=jacobian)
 
-    make.aggregator = cls
-    make.defaults = defaults
-    return make
+    make.__name__ = make.__qualname__ = f"make_{name}"
+    make.__doc__ = JacobianBalancer.__doc__  # the help of parallel_chunk_size and jacobian
+    WEIGHTINGS.register(name, options_from=(cls, make), defaults=defaults, summary=summary)(make)
 
 
-#: name -> factory(n_tasks, parallel_chunk_size=None, **aggregator options)
-JACOBIAN_BALANCERS = {
-    "upgrad": _factory(UPGrad),
-    "mgda": _factory(MGDA),
-    "pcgrad": _factory(PCGrad),
-    "cagrad": _factory(CAGrad, c=0.4),  # c = 0.4 as LibMTL's QM9 runs
-    "nashmtl": _factory(NashMTL),
-    "imtlg": _factory(IMTLG),
-    "alignedmtl": _factory(AlignedMTL),
-}
+_register("upgrad", UPGrad, "UPGrad (Quinton and Rey 2024): the Jacobian projected onto the dual cone")
+_register("mgda", MGDA, "MGDA (Sener and Koltun 2018): the min-norm point of the task gradients' hull")
+_register("pcgrad", PCGrad, "PCGrad (Yu et al. 2020): conflicting gradients projected away")
+_register("cagrad", CAGrad, "CAGrad (Liu et al. 2021): the average gradient, conflict-averse", c=0.4)  # c = 0.4 as LibMTL's QM9 runs
+_register("nashmtl", NashMTL, "Nash-MTL (Navon et al. 2022): a bargaining solution of the task gradients")
+_register("imtlg", IMTLG, "IMTL-G (Liu et al. 2021): equal projections of the update on every task gradient")
+_register("alignedmtl", AlignedMTL, "Aligned-MTL (Senushkin et al. 2023): the task gradients' condition number aligned")

@@ -14,8 +14,10 @@ from torch import Tensor, nn
 from molmtl.errors import InputError
 from molmtl.mtl.balancers._common import active_tasks, fill_missing_grads, weight_log
 from molmtl.mtl.base import Balancer, Strategy, StrategyOutput
+from molmtl.mtl.registry import WEIGHTINGS
 
 
+@WEIGHTINGS.register("equal")
 class EqualWeighting(Balancer):
     r"""Plain sum :math:`\sum_t L_t` (the ``EW`` baseline of LibMTL)."""
 
@@ -29,6 +31,7 @@ class EqualWeighting(Balancer):
         return {}
 
 
+@WEIGHTINGS.register("uw")
 class UncertaintyWeighting(Balancer):
     r"""Homoscedastic uncertainty weighting.
 
@@ -54,6 +57,7 @@ class UncertaintyWeighting(Balancer):
         return weight_log(strategy, 0.5 * torch.exp(-s))
 
 
+@WEIGHTINGS.register("dwa")
 class DynamicWeightAverage(Balancer):
     r"""Dynamic weight average.
 
@@ -106,6 +110,7 @@ class DynamicWeightAverage(Balancer):
         return weight_log(strategy, w)
 
 
+@WEIGHTINGS.register("famo")
 class FAMO(Balancer):
     r"""Fast adaptive multitask optimization.
 
