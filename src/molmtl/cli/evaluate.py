@@ -35,6 +35,7 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: MODEL's folder/eval-PART, or eval-CSVNAME; for a model shipped inside the package, ./eval-MODELNAME-PART)."),
         stl_dir: Path = typer.Option(None, help="An STL run (folder with model.pt or metrics.json) for Delta_m; with --data its model is evaluated on the same CSV."),
         stl_json: str = typer.Option(None, help="JSON of STL MAEs {key: MAE in display units}, or 'libmtl' for Nash-MTL's."),
+        limit: int = typer.Option(None, help="A quick look: only the first N molecules of the split part (metrics.json records how many)."),
     ) -> None:
         """Per-target MAE (display units), chemical-accuracy ratio, Delta_m vs STL, parity plots."""
         from molmtl.inference import (
@@ -53,6 +54,8 @@ def register(app: typer.Typer) -> None:
             raise InputError("--data evaluates a CSV and --split-part a part of the model's own split; choose one")
         if smiles_column is not None and data is None:
             raise InputError("--smiles-column names a column of a --data CSV")
+        if limit is not None and data is not None:
+            raise InputError("--limit takes the first molecules of a split part; cut a --data CSV to the rows wanted instead")
         if data is not None and not data.is_file():
             raise InputError(f"CSV file not found: {data}")
         if geometry is not None:
@@ -84,7 +87,7 @@ def register(app: typer.Typer) -> None:
         if data is not None:
             result = evaluate_csv(trained, data, out, smiles_column=smiles_column, stl=stl)
         else:
-            result = evaluate_model(trained, split_part, out, stl=stl, geometry=geometry)
+            result = evaluate_model(trained, split_part, out, stl=stl, geometry=geometry, limit=limit)
         for r in result["targets"]:
             r2 = f", R² {r['r2']:.4f}" if r.get("r2") is not None else ""
             typer.echo(f"{r['key']:>8}: MAE {_quantity(r['mae'], r['unit'])}, RMSE {_quantity(r['rmse'], r['unit'])}{r2}"

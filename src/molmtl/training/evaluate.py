@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.utils.data import Subset
 
 from molmtl.data.cache import atomic_path
 from molmtl.data.csv import read_csv
@@ -229,15 +230,19 @@ def write_task_covariance(strategy, out_dir: str | Path) -> list[Path]:
 
 
 def evaluate_model(model, part: str = "test", out_dir: str | Path | None = None, *,
-                   stl: Mapping[str, float] | None = None, batch_size: int = 256, geometry: str | None = None) -> dict:
+                   stl: Mapping[str, float] | None = None, batch_size: int = 256, geometry: str | None = None,
+                   limit: int | None = None) -> dict:
     """Evaluate a :class:`TrainedModel` on a part of the split it was trained with.
 
     The split is rebuilt from the model's config (same data, split spec and cut) and checked
     against the split id stored in the model file. ``geometry`` (``qm9`` or ``rdkit``; default:
     the model's own) picks the QM9 geometries the molecules are given with: ``rdkit`` shows what
-    a QM9-geometry model makes of SMILES input. With ``out_dir`` the JSON, Markdown and parity
-    plot are written there.
+    a QM9-geometry model makes of SMILES input. ``limit``: only the part's first ``limit``
+    molecules (a quick look; the metrics say how many). With ``out_dir`` the JSON, Markdown and
+    parity plot are written there.
     """
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise InputError(f"the molecule limit must be a positive whole number, got {limit!r}")
     if part not in ("train", "val", "test"):
         raise InputError(f"unknown split part {part!r}; use train, val or test")
     config = model.config if geometry is None else model.config.replace(geometry=geometry)
@@ -247,6 +252,8 @@ def evaluate_model(model, part: str = "test", out_dir: str | Path | None = None,
     if stored and stored != data.split.id:
         raise InputError(f"the data no longer give the split this model was trained on (split id {data.split.id}, model {stored})")
     dataset = getattr(data, part)
+    if limit is not None and limit < len(dataset):
+        dataset = Subset(dataset, range(limit))
     if len(dataset) == 0:
         raise InputError(f"the {part} part of this model's split is empty")
     device = "cuda" if torch.cuda.is_available() else "cpu"
