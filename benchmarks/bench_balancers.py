@@ -28,11 +28,14 @@ from molmtl.data.batching import MolDataset, collate
 from molmtl.data.qm9 import load_qm9
 from molmtl.models.heads import make_head
 from molmtl.models.registry import ENCODERS
-from molmtl.mtl.balancers import BALANCERS, JacobianBalancer
-from molmtl.mtl.balancers.jacobian import JACOBIAN_BALANCERS
+from molmtl.mtl.balancers.jacobian import JacobianBalancer
 from molmtl.mtl.base import masked_task_losses
 from molmtl.mtl.registry import STRATEGIES, WEIGHTINGS
 from molmtl.targets import TARGET_KEYS
+
+BALANCERS = WEIGHTINGS.names()
+#: The weightings that aggregate a Jacobian with torchjd (they take a ``jacobian`` option).
+JACOBIAN_BALANCERS = tuple(n for n in BALANCERS if "jacobian" in WEIGHTINGS.options(n))
 
 log = logging.getLogger("bench_balancers")
 

@@ -34,7 +34,7 @@ from torch import Tensor, nn
 from molmtl.data.batching import PaddedDataset
 from molmtl.data.qm9 import load_qm9
 from molmtl.models.base import MolBatch
-from molmtl.models.heads import make_head, make_heads
+from molmtl.models.heads import make_head
 from molmtl.models.normalize import TargetScaler
 from molmtl.models.painn import MESSAGES, PaiNN
 from molmtl.mtl._parts import HeadBank
@@ -80,22 +80,20 @@ def make_schnet(n_out: int, cutoff: float = 10.0) -> nn.Module:
 class PaiNNMultiHead(nn.Module):
     """PaiNN encoder shared by one head per target (hard sharing).
 
-    ``heads``: ``"loop"`` (19 TaskHeads called one by one), ``"bank"`` (the HeadBank that
-    ``molmtl train --strategy hard`` uses: the same 19 TaskHeads, evaluated stacked) or
-    ``"fused"`` (FusedHeads: one set of fused parameters).
+    ``heads``: ``"loop"`` (19 TaskHeads called one by one) or ``"bank"`` (the HeadBank that
+    ``molmtl train --strategy hard`` uses: the same 19 TaskHeads, evaluated stacked). (A third
+    kind, FusedHeads, one set of fused parameters computing the same, was removed with the
+    architecture change of 2026-12-04: nothing trained with it.)
     """
 
     #: ``heads`` choices and their row labels.
-    KINDS = {"loop": "19 TaskHeads, one by one", "bank": "HeadBank(19), stacked (molmtl train's hard sharing)",
-             "fused": "FusedHeads(19)"}
+    KINDS = {"loop": "19 TaskHeads, one by one", "bank": "HeadBank(19), stacked (molmtl train's hard sharing)"}
 
     def __init__(self, heads: str, **kw):
         super().__init__()
         self.encoder = PaiNN(**kw)
         self.kind = heads
-        if heads == "fused":
-            self.heads = make_heads(TARGETS, self.encoder.out_dim)
-        elif heads == "bank":
+        if heads == "bank":
             self.heads = HeadBank(TARGETS, make_head, self.encoder.out_dim)
         else:
             self.heads = nn.ModuleList(make_head(t, self.encoder.out_dim) for t in TARGETS)
@@ -189,14 +187,14 @@ def main(argv=None) -> None:
     p.add_argument("--fused-adam", action="store_true", help="Adam(fused=True) for every model (default: torch's choice)")
     p.add_argument("--painn-messages", default="bmm",
                    help="comma-separated PaiNN message blocks to time: bmm, elementwise, basis (default: bmm)")
-    p.add_argument("--heads", default="loop,bank,fused",
+    p.add_argument("--heads", default="loop,bank",
                    help="comma-separated PaiNN head sets: loop (19 TaskHeads one by one), bank (HeadBank, "
-                        "stacked: molmtl train's), fused (FusedHeads) (default: all three)")
-    p.add_argument("--fused-only", action="store_true", help="PaiNN with FusedHeads only (same as --heads fused)")
+                        "stacked: molmtl train's) (default: both)")
+    p.add_argument("--bank-only", action="store_true", help="PaiNN with the stacked HeadBank only (same as --heads bank)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     messages = [m.strip() for m in args.painn_messages.split(",") if m.strip()]
-    heads = ["fused"] if args.fused_only else [h.strip() for h in args.heads.split(",") if h.strip()]
+    heads = ["bank"] if args.bank_only else [h.strip() for h in args.heads.split(",") if h.strip()]
     if not messages or any(m not in MESSAGES for m in messages):
         p.error(f"--painn-messages takes {', '.join(MESSAGES)}, got {args.painn_messages!r}")
     if not heads or any(h not in PaiNNMultiHead.KINDS for h in heads):

@@ -62,7 +62,7 @@ def main() -> None:
                 subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], capture_output=True)
     floor = statistics.median(times["python -c 'import torch, rdkit'"])
     print(f"cold wall time, median of {args.rounds} rounds, molecule {args.molecule}")
-    print(f"| command | median [s] | min [s] | / import torch, rdkit [-] |\n|---|---|---|---|")
+    print("| command | median [s] | min [s] | / import torch, rdkit [-] |\n|---|---|---|---|")
     for name, ts in times.items():
         med = statistics.median(ts)
         print(f"| {name} | {med:.2f} | {min(ts):.2f} | {med / floor:.2f} |")

@@ -1,6 +1,6 @@
 """Properties of a molecule from a trained model (by default the shipped one).
 
-:func:`predict` runs a :class:`~molmtl.training.modelfile.TrainedModel` on one molecule and, when
+:func:`predict` runs a :class:`~molmtl.inference.TrainedModel` on one molecule and, when
 the molecule is in QM9, puts QM9's labels beside the predictions and says which part of the
 model's split the molecule was in (an error on a training molecule is not a test error).
 

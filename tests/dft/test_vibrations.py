@@ -8,7 +8,11 @@ import pytest
 from molmtl.chem.molecule import Molecule
 from molmtl.dft import xtb
 from molmtl.dft.protocol import QM9Protocol
-from molmtl.dft.vibrations import harmonic_frequencies, symmetry_number, thermochemistry_from_hessian
+from molmtl.dft.vibrations import (
+    harmonic_frequencies,
+    symmetry_number,
+    thermochemistry_from_hessian,
+)
 from molmtl.units import HARTREE_TO_WAVENUMBER
 
 SMALL = dict(basis="sto-3g", convention="spherical", grid=(40, 110), device="cpu", polarizability=False, optimize=False)

@@ -6,19 +6,11 @@ They are imported on first use (PEP 562): PySCF and Dask take a while to import,
 results store needs neither.
 """
 
-from importlib import import_module
+from molmtl.lazy import lazy_exports
 
 _HOMES = {"QM9Protocol": "protocol", "CalculationResult": "result", "ResultStore": "store", "XTBJob": "jobs",
           "calculate": "jobs", "run_batch": "fanout"}
 
 __all__ = ["QM9Protocol", "CalculationResult", "ResultStore", "XTBJob", "calculate", "run_batch"]
 
-
-def __getattr__(name: str):
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(f"{__name__}.{_HOMES[name]}"), name)
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, __all__)

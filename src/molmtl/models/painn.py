@@ -19,7 +19,14 @@ import torch
 from torch import Tensor, nn
 
 from molmtl.errors import InputError
-from molmtl.models.base import MAX_Z, AtomFeatures, Encoder, MolBatch, check_positive, masked_mean
+from molmtl.models.base import (
+    MAX_Z,
+    AtomFeatures,
+    Encoder,
+    MolBatch,
+    check_positive,
+    masked_mean,
+)
 from molmtl.models.registry import ENCODERS
 
 #: Squared distances below this (Angstrom^2) count as the same point (self pairs, padding).

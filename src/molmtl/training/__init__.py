@@ -5,7 +5,7 @@ import Lightning. Model files and predictions are :mod:`molmtl.inference`'s; the
 :mod:`molmtl.config`'s.
 """
 
-from importlib import import_module
+from molmtl.lazy import lazy_exports
 
 _HOMES = {
     "lr_factor": "schedule", "PROTOCOLS": "protocols", "protocol_config": "protocols",
@@ -14,12 +14,4 @@ _HOMES = {
 
 __all__ = ["TrainResult", "PROTOCOLS", "lr_factor", "protocol_config", "train"]
 
-
-def __getattr__(name: str):
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(f"{__name__}.{_HOMES[name]}"), name)
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, __all__)
