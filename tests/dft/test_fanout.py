@@ -8,7 +8,8 @@ import subprocess
 import sys
 import time
 
-from molmtl.dft.fanout import make_client, read_batch_csv, run_batch
+from molmtl.dft.fanout import read_batch_csv, run_batch
+from molmtl.fanout import make_client
 from molmtl.dft.protocol import QM9Protocol
 from molmtl.dft.store import ResultStore
 

@@ -15,6 +15,7 @@ from molmtl.data.inputs import read_molecule
 from molmtl.dft.result import CalculationResult
 from molmtl.dft.store import STATUSES, ResultStore
 from molmtl.errors import InputError
+from molmtl.fanout import close_client, make_client
 
 dft_app = typer.Typer(help="DFT at QM9's level (B3LYP/6-31G(2df,p), Gaussian conventions) and a GFN2-xTB fast tier.",
                       no_args_is_help=True)
@@ -157,11 +158,7 @@ def batch(
     store: Optional[Path] = StoreOption,
 ) -> None:
     """Run many molecules; every result (or failure with its reason) goes to the store; rerun to resume."""
-    from molmtl.dft.fanout import (  # lazy: Dask and PySCF (seconds)
-        make_client,
-        read_batch_csv,
-        run_batch,
-    )
+    from molmtl.dft.fanout import read_batch_csv, run_batch  # lazy: PySCF (half a second)
     from molmtl.dft.jobs import METHODS, XTBJob  # lazy: PySCF
 
     if method not in METHODS:
@@ -183,11 +180,7 @@ def batch(
 
             summary = run_batch(items, job, results, client=client, progress=progress)
     finally:
-        if client is not None:
-            cluster = getattr(client, "cluster", None)
-            client.close()
-            if cluster is not None:
-                cluster.close()
+        close_client(client)
     typer.echo(f"{summary.done} of {summary.total} done ({summary.cached} from the store), {len(summary.failed)} failed; "
                f"store: {results.path}")
     for name, reason in summary.failed.items():

@@ -20,6 +20,7 @@ from molmtl.data.qm9 import load_qm9
 from molmtl.dft.jobs import calculate, job_key
 from molmtl.dft.store import ResultStore, input_key
 from molmtl.errors import InputError, MolmtlError, NotFoundError
+from molmtl.fanout import WorkerLost, map_tasks
 
 log = logging.getLogger(__name__)
 
@@ -99,20 +100,6 @@ def _task(molecule: Molecule, job, store_path: str) -> tuple[str, str, str | Non
         return key, "failed", f"{type(exc).__name__}: {exc}", False
 
 
-def make_client(scheduler: str | None = None, *, n_workers: int = 1, threads_per_task: int = 1):
-    """A Dask client: to ``scheduler`` (an address) or to a new LocalCluster of ``n_workers`` processes."""
-    from distributed import (  # lazy: Dask takes seconds to import; only batches need it
-        Client,
-        LocalCluster,
-    )
-
-    if scheduler:
-        return Client(scheduler)
-    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                           env={"OMP_NUM_THREADS": str(threads_per_task)})
-    return Client(cluster)
-
-
 def run_batch(items: list[BatchItem], job, store: ResultStore, *, client=None, retries: int = 1,
               progress: Callable[[str, str], None] | None = None) -> BatchSummary:
     """Run ``job`` on every readable item; record unreadable ones as ``failed``.
@@ -172,23 +159,9 @@ def run_batch(items: list[BatchItem], job, store: ResultStore, *, client=None, r
 
 
 def _execute(items, job, store_path, client, progress):
-    if client is None:
-        out = []
-        for item in items:
-            out.append(_task(item.molecule, job, store_path))
-            if progress:
-                progress(item.name, out[-1][1])
-        return out
-    from distributed import as_completed  # lazy: see make_client
-
-    futures = {client.submit(_task, item.molecule, job, store_path, pure=False): i for i, item in enumerate(items)}
-    out: list = [None] * len(items)
-    for fut in as_completed(futures):
-        i = futures[fut]
-        try:
-            out[i] = fut.result()
-        except Exception as exc:  # the worker died (killed, out of memory): a failure like any other
-            out[i] = ("", "failed", f"worker lost: {type(exc).__name__}: {exc}", False)
+    def finished(i, outcome):
         if progress:
-            progress(items[i].name, out[i][1])
-    return out
+            progress(items[i].name, outcome[1] if not isinstance(outcome, WorkerLost) else "failed")
+
+    outcomes = map_tasks(_task, [(item.molecule, job, store_path) for item in items], client=client, done=finished)
+    return [("", "failed", o.reason, False) if isinstance(o, WorkerLost) else o for o in outcomes]
