@@ -51,7 +51,7 @@ def main() -> int:
     from molmtl.data.batching import MolDataset
     from molmtl.data.qm9 import load_qm9
     from molmtl.errors import InputError
-    from molmtl.predict import load
+    from molmtl.methods.ml import load
     from molmtl.targets import TARGET_KEYS
 
     qm9 = load_qm9()

@@ -27,7 +27,10 @@ class WorkerLost:
 def make_client(scheduler: str | None = None, *, n_workers: int = 1, threads_per_task: int = 1):
     """A Dask client: to ``scheduler`` (an address) or to a new LocalCluster of ``n_workers``
     processes with ``threads_per_task`` OpenMP threads each."""
-    from distributed import Client, LocalCluster  # lazy: Dask takes seconds to import; only fan-outs need it
+    from distributed import (  # lazy: Dask takes seconds to import; only fan-outs need it
+        Client,
+        LocalCluster,
+    )
 
     if scheduler:
         return Client(scheduler)

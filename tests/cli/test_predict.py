@@ -1,4 +1,4 @@
-"""``molmtl predict`` and :mod:`molmtl.predict` with the shipped model."""
+"""``molmtl predict`` and the ``ml`` method (:mod:`molmtl.methods.ml`) with the shipped models."""
 
 import json
 
@@ -9,13 +9,7 @@ from molmtl.cli import main
 from molmtl.data.batching import MolDataset
 from molmtl.data.splits import random_split
 from molmtl.inference import predict_dataset
-from molmtl.predict import (
-    SHIPPED_MODEL,
-    SHIPPED_SMILES_MODEL,
-    load,
-    predict,
-    shipped_model,
-)
+from molmtl.methods.ml import SHIPPED_MODEL, SHIPPED_SMILES_MODEL, MLMethod, load, shipped_model
 from molmtl.targets import TARGET_KEYS
 from molmtl.training.evaluate import target_metrics
 
@@ -69,23 +63,27 @@ def test_shipped_smiles_model_regression_from_smiles(shipped, qm9):
     from molmtl.data.inputs import read_molecule
 
     mol = read_molecule("qm9:4210", dataset=qm9)  # 3-fluoropyridine, in the standard test split
-    result = predict(mol, shipped, qm9=qm9)
-    assert result.qm9_index == 4210 and result.split_part == "test" and not result.warnings
-    rows = {r["key"]: r for r in result.rows()}
-    assert rows["U0"]["unit"] == "meV" and abs(rows["U0"]["qm9"] - (-9454777.8)) < 0.1
-    assert rows["U0"]["abs_error"] < 100 and rows["lumo"]["abs_error"] < 50 and rows["mu"]["abs_error"] < 0.1
+    result = MLMethod(str(SHIPPED_MODEL), qm9=qm9).run(mol)
+    assert result.qm9["index"] == 4210 and result.qm9["split_part"] == "test" and not result.warnings
+    assert result.qm9["match"] == "QM9 id" and result.qm9["rmsd_angstrom"] == 0.0 and result.qm9["same_conformer"]
+    labels, values = result.qm9["labels"], result.properties
+    assert result.units["U0"] == "eV" and abs(labels["U0"] * 1000 - (-9454777.8)) < 0.1
+    assert abs(values["U0"] - labels["U0"]) < 0.1 and abs(values["lumo"] - labels["lumo"]) < 0.05
+    assert abs(values["mu"] - labels["mu"]) < 0.1
 
 
 def test_cli_smiles_prediction_uses_the_smiles_model(capsys):
     assert main(["-q", "predict", "Fc1cccnc1"]) == 0
     out, err = capsys.readouterr()
-    assert "QM9 4210, in the model's test set" in out and "QM9 label" in out and "meV" in out
-    assert SHIPPED_SMILES_MODEL.name in out and len(out.strip().splitlines()) == 3 + 1 + 19
+    assert "QM9 4210 (found by InChIKey; in the model's test set" in out and "QM9 label" in out and "meV" in out
+    assert len(out.strip().splitlines()) == 5 + 1 + 19
     assert "ETKDG + MMFF" not in err  # the geometry is the kind this model was trained on
     # the B3LYP-geometry model, asked for by name, warns that a SMILES geometry is not its kind
-    assert main(["-q", "predict", "Fc1cccnc1", "--model", str(SHIPPED_MODEL)]) == 0
+    assert main(["-q", "predict", "Fc1cccnc1", "--model", str(SHIPPED_MODEL), "--json"]) == 0
     out, err = capsys.readouterr()
-    assert SHIPPED_MODEL.name in out and "ETKDG + MMFF" in err
+    body = json.loads(out)
+    assert body["provenance"]["model"] == str(SHIPPED_MODEL) and any("ETKDG + MMFF" in w for w in body["warnings"])
+    assert len(body["provenance"]["model_sha256"]) == 64
 
 
 def test_the_shipped_model_is_chosen_by_the_inputs_geometry(qm9, capsys):
@@ -95,7 +93,8 @@ def test_the_shipped_model_is_chosen_by_the_inputs_geometry(qm9, capsys):
     assert smiles_model.config.geometry == "rdkit" and smiles_model.keys == TARGET_KEYS
     assert smiles_model.info["split"]["name"] == "random-42"  # fine-tuned on the same split: its test part is unseen
     assert main(["-q", "predict", "qm9:4210", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["model"] == str(SHIPPED_MODEL)
+    body = json.loads(capsys.readouterr().out)
+    assert body["model"] == str(SHIPPED_MODEL) and body["schema"] == "molmtl.result" and body["method"] == "ml"
 
 
 def test_cli_json_is_strict_and_in_registry_units(capsys):
@@ -112,13 +111,15 @@ def test_cli_without_lookup_and_from_xyz(tmp_path, capsys):
     xyz.write_text("3\nwater\nO 0.0 0.0 0.1173\nH 0.0 0.7572 -0.4692\nH 0.0 -0.7572 -0.4692\n")
     assert main(["-q", "predict", str(xyz), "--no-qm9"]) == 0
     out = capsys.readouterr().out
-    assert "QM9 label" not in out and "geometry: xyz" in out and "bohr^3" in out
+    assert "QM9 label" not in out and "geometry: input XYZ file" in out and "bohr^3" in out
 
 
 @pytest.mark.parametrize("args, words", [
     (["C[Si](C)C"], "contains Si"),
-    (["[NH4+]"], "only neutral"),
+    (["[NH4+]"], "only neutral molecules; GFN2-xTB takes it: --methods xtb"),
     (["C[CH2]"], "closed shells"),
+    (["CCO.O"], "2 fragments"),
+    (["O1C~C1"], "query features"),
     (["C1CC"], "not a valid SMILES"),
     (["CCO", "--model", "/nonexistent/model.pt"], "model not found"),
     (["missing.xyz"], "not found"),
@@ -132,9 +133,9 @@ def test_cli_bad_input_exits_2_with_one_line(capsys, args, words):
 def test_small_molecules_are_flagged(shipped, qm9):
     from molmtl.data.inputs import read_molecule
 
-    result = predict(read_molecule("qm9:1", dataset=qm9), shipped, qm9=qm9)  # methane
-    assert any("heavy atoms" in w for w in result.warnings)
-    assert not any("heavy atoms" in w for w in predict(read_molecule("qm9:4210", dataset=qm9), shipped, qm9=qm9).warnings)
+    method = MLMethod(str(SHIPPED_MODEL), qm9=qm9)
+    assert any("heavy atoms" in w for w in method.run(read_molecule("qm9:1", dataset=qm9)).warnings)  # methane
+    assert not any("heavy atoms" in w for w in method.run(read_molecule("qm9:4210", dataset=qm9)).warnings)
 
 
 def test_cli_predicts_a_csv_of_molecules_row_by_row(tmp_path, capsys):
@@ -149,6 +150,7 @@ def test_cli_predicts_a_csv_of_molecules_row_by_row(tmp_path, capsys):
     assert "2 of 4 molecules predicted" in capsys.readouterr().err
     rows = list(csv.DictReader(out.open()))
     assert [r["name"] for r in rows] == ["a", "b", "c", "d"] and "homo [meV]" in rows[0] and "mu [D]" in rows[0]
+    assert rows[0]["qm9_index"] == "4210" and rows[0]["split_part"] == "test" and float(rows[0]["homo QM9 [meV]"]) < -6000
     assert "not a valid SMILES" in rows[1]["error"] and "contains Br" in rows[2]["error"] and rows[1]["homo [meV]"] == ""
     for row, smi in ((rows[0], "Fc1cccnc1"), (rows[3], "OCC=O")):
         assert main(["-q", "predict", smi, "--json", "--no-qm9"]) == 0
@@ -157,11 +159,12 @@ def test_cli_predicts_a_csv_of_molecules_row_by_row(tmp_path, capsys):
         assert float(row["homo [meV]"]) == pytest.approx(alone["homo"] * 1000, rel=1e-6)
         assert float(row["U0 [meV]"]) == pytest.approx(alone["U0"] * 1000, rel=1e-6)
         assert float(row["mu [D]"]) == pytest.approx(alone["mu"], rel=1e-6)
-    assert main(["-q", "predict", str(src)]) == 0  # without --out: the same CSV on standard output
+    assert main(["-q", "predict", str(src), "--no-progress"]) == 0  # without --out: the same CSV on standard output
     assert capsys.readouterr().out == out.read_text()
     (tmp_path / "bad.csv").write_text("smiles\nCCBr\nC1CC\n")  # no row can be predicted: exit code 2
     for args in ([str(src), "--json"], ["CCO", "--out", str(out)], [str(tmp_path / "none.csv")],
-                 [str(src), "--smiles-column", "smi"], [str(tmp_path / "bad.csv"), "--out", str(tmp_path / "b.csv")]):
+                 [str(src), "--smiles-column", "smi"], [str(tmp_path / "bad.csv"), "--out", str(tmp_path / "b.csv")],
+                 [str(src), "CCO"]):
         assert main(["-q", "predict", *args]) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith("error:") and len(err.splitlines()) == 1, err
@@ -192,3 +195,46 @@ def test_evaluating_the_shipped_model_writes_to_the_working_directory(tmp_path, 
     assert main(["-q", "evaluate", str(SHIPPED_MODEL), "--data", "ext.csv"]) == 0
     assert (tmp_path / "eval-qm9-painn-hard-19-ext" / "metrics.json").is_file()
     assert sorted(p.name for p in SHIPPED_MODEL.parent.iterdir()) == before
+
+
+def test_several_molecules_smi_lists_and_headerless_csvs(tmp_path, capsys):
+    assert main(["-q", "predict", "CCO", "qm9:4210", "--json"]) == 0
+    bodies = json.loads(capsys.readouterr().out)
+    assert [b["molecule"]["formula"] for b in bodies] == ["C2H6O", "C5H4FN"]
+    smi = tmp_path / "mols.smi"
+    smi.write_text("# a SMILES list\nCCO ethanol\n\nFc1cccnc1 3-fluoropyridine\nC1CC broken\n")
+    out = tmp_path / "p.csv"
+    assert main(["-q", "predict", str(smi), "--out", str(out)]) == 0
+    import csv
+
+    rows = list(csv.DictReader(out.open()))
+    assert [r["name"] for r in rows] == ["ethanol", "3-fluoropyridine", "broken"] and rows[2]["error"]
+    bare = tmp_path / "bare.csv"
+    bare.write_text("CCO\nFc1cccnc1\n")  # no header: the first column holds SMILES
+    assert main(["-q", "predict", str(bare), "--out", str(out)]) == 0
+    assert [r["smiles"] for r in csv.DictReader(out.open())] == ["CCO", "Fc1cccnc1"]
+    salts = tmp_path / "salts.csv"
+    salts.write_text("smiles\nCCO.O\n")
+    assert main(["-q", "predict", str(salts), "--out", str(out)]) == 2  # its only row: refused with the reason
+    assert main(["-q", "predict", str(salts), "--out", str(out), "--largest-fragment"]) == 0
+    (row,) = csv.DictReader(out.open())
+    assert row["smiles"] == "CCO" and "only the largest" in row["warnings"]
+
+
+def test_batch_predictions_do_not_depend_on_workers_or_order(tmp_path, capsys):
+    """Two embedding workers and size-sorted batches give the rows of one process, in input order."""
+    import csv
+
+    src = tmp_path / "m.csv"
+    src.write_text("smiles\n" + "\n".join(["CCO", "CCCCCCCC", "C1CC", "c1ccncc1", "OCC=O", "CC(C)(C)C#N"] * 70) + "\n")
+    tables = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"p{workers}.csv"
+        assert main(["-q", "predict", str(src), "--out", str(out), "--workers", workers, "--no-qm9"]) == 0
+        tables.append(list(csv.DictReader(out.open())))
+    assert len(tables[0]) == 420 and [r["smiles"] for r in tables[0]][:6] == ["CCO", "CCCCCCCC", "C1CC", "c1ccncc1", "OCC=O",
+                                                                            "CC(C)(C)C#N"]
+    for a, b in zip(*tables):
+        assert a["error"] == b["error"]
+        if not a["error"]:
+            assert float(a["homo [meV]"]) == pytest.approx(float(b["homo [meV]"]), abs=1e-3)

@@ -30,7 +30,8 @@ def test_xtb_and_list(tmp_path, capsys):
     store = str(tmp_path / "s.sqlite")
     assert main(["dft", "xtb", "O", "--no-freq", "--json", "--store", store]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["method"] == "GFN2-xTB" and out["units"]["homo"] == "eV" and "different level" in out["warnings"][0]
+    assert out["method"] == "xtb" and out["level_of_theory"] == "GFN2-xTB" and out["schema"] == "molmtl.result"
+    assert out["units"]["homo"] == "eV" and "different level" in out["warnings"][0]
     assert main(["dft", "list", "--store", store]) == 0
     assert "GFN2-xTB" in capsys.readouterr().out
     assert main(["dft", "list", "--status", "bogus", "--store", store]) == 2
@@ -57,10 +58,12 @@ def test_json_output_is_strict_json():
     import json
     import math
 
-    from molmtl.cli.dft import _finite
+    from molmtl.methods.result import MethodResult
 
-    out = _finite({"lumo": math.nan, "homo": -0.3, "rows": [math.inf, 1.0], "name": "H2"})
-    assert out == {"lumo": None, "homo": -0.3, "rows": [None, 1.0], "name": "H2"}
+    result = MethodResult("xtb", "GFN2-xTB", {"name": "H2"}, {"lumo": math.nan, "homo": -0.3}, {"lumo": "eV", "homo": "eV"},
+                          extras={"rows": [math.inf, 1.0]})
+    out = result.to_json()
+    assert out["properties"] == {"lumo": None, "homo": -0.3} and out["extras"]["rows"] == [None, 1.0]
     json.dumps(out, allow_nan=False)
 
 
@@ -75,3 +78,30 @@ def test_df_derivatives_flag_reaches_the_stored_settings(tmp_path, capsys):
     assert abs(fitted["properties"]["zpve"] - exact["properties"]["zpve"]) < 1e-3  # eV
     assert main(["dft", "show", fitted["key"], "--json", "--store", store]) == 0
     assert '"df_derivatives": true' in capsys.readouterr().out
+
+
+def test_export_the_store_and_quiet_means_quiet(tmp_path, capsys):
+    store = str(tmp_path / "s.sqlite")
+    assert main(["-q", "dft", "xtb", "CCC", "--no-freq", "--store", store]) == 0
+    captured = capsys.readouterr()
+    # -q: warnings only (the result's own); no geomeTRIC banner, no echo of its command line
+    assert all(line.startswith("warning: ") for line in captured.err.splitlines()) and "geomeTRIC" not in captured.out
+    assert main(["-v", "dft", "xtb", "CCCC", "--no-freq", "--store", store]) == 0
+    assert "geometric-optimize called" in capsys.readouterr().err  # --verbose shows it, as DEBUG lines
+    assert main(["dft", "xtb", "C1CC", "--store", store]) == 2
+    capsys.readouterr()
+    assert main(["-q", "dft", "export", str(tmp_path / "all.csv"), "--store", store, "--units", "meV"]) == 0
+    import csv
+
+    rows = list(csv.DictReader((tmp_path / "all.csv").open()))
+    assert [r["name"] for r in rows] == ["CCC", "CCCC"] and rows[0]["status"] == "done" and float(rows[0]["homo [meV]"]) < -5000
+    assert main(["-q", "dft", "export", str(tmp_path / "all.json"), "--store", store, "--method", "xtb"]) == 0
+    assert json.loads((tmp_path / "all.json").read_text())[0]["method"] == "GFN2-xTB"
+    assert main(["-q", "dft", "export", str(tmp_path / "x.txt"), "--store", store]) == 2
+
+
+def test_dft_run_sets_qm9s_label_beside_each_value(tmp_path, capsys):
+    assert main(["-q", "dft", "run", "qm9:3", "--no-opt", "--no-thermo", "--no-polar", "--basis", "sto-3g", "--device", "cpu",
+                 "--store", str(tmp_path / "s.sqlite")]) == 0
+    out = capsys.readouterr().out
+    assert "QM9 label" in out and "QM9 3 (found by QM9 id" in out and "E_elec" in out

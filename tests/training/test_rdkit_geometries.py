@@ -38,7 +38,7 @@ def test_rdkit_geometries_replace_qm9s_and_keep_its_labels(qm9, cache):
 
 def test_a_run_on_rdkit_geometries_and_its_predictions(qm9, cache, tmp_path):
 
-    from molmtl.predict import predict
+    from molmtl.methods.ml import MLMethod
     from molmtl.training.run import train
 
     cfg = tiny_config(geometry="rdkit", max_molecules=24)
@@ -52,9 +52,10 @@ def test_a_run_on_rdkit_geometries_and_its_predictions(qm9, cache, tmp_path):
     prepare_rdkit_geometries(qm9=qm9, rows=rows[1:], force=True)  # the first training molecule has none: left out
     result = train(cfg, tmp_path / "run", progress=False)
     assert result.model.config.geometry == "rdkit" and np.isfinite(result.metrics["val_loss"])
-    smi = predict(from_smiles(qm9.canonical_smiles[int(rows[2])]), result.model, lookup=False)
+    method = MLMethod(str(result.model_path), lookup=False)
+    smi = method.run(from_smiles(qm9.canonical_smiles[int(rows[2])]))
     assert not any("not from B3LYP" in w for w in smi.warnings)
-    own = predict(qm9.molecule(int(rows[2])), result.model, lookup=False)
+    own = method.run(qm9.molecule(int(rows[2])))
     assert any("trained on RDKit (ETKDG + MMFF) geometries" in w for w in own.warnings)
 
 

@@ -138,7 +138,7 @@ def test_csv_with_chlorine_and_bromine_grows_the_element_tables(tmp_path):
 
     from molmtl.chem.parse import from_smiles
     from molmtl.errors import UnsupportedMoleculeError
-    from molmtl.predict import predict
+    from molmtl.methods.ml import MLMethod
 
     per_atom = {1: -0.5, 6: -1.0, 7: -1.5, 8: -2.0, 17: -12.0, 35: -70.0}  # eV
     lines = ["smiles,U0 [eV],logS"]
@@ -158,10 +158,12 @@ def test_csv_with_chlorine_and_bromine_grows_the_element_tables(tmp_path):
     # so U0 is the references plus the network's small normalized part: far below the label spread
     u0 = {r["key"]: r for r in result.metrics["test"]}["U0"]
     assert u0["mae"] < 0.05 * 1000 * np.ptp([float(line.split(",")[1]) for line in lines[1:]])  # meV
-    pred = predict(from_smiles("BrCCCl"), model, lookup=False)
-    assert np.isfinite(pred.values).all() and not any("QM9" in w for w in pred.warnings)
+    method = MLMethod(str(tmp_path / "run"), lookup=False)
+    pred = method.run(from_smiles("BrCCCl"))
+    assert np.isfinite(list(pred.properties.values())).all() and not any("QM9" in w for w in pred.warnings)
+    assert pred.units["logS"] == "" and "U0" in pred.properties
     with pytest.raises(UnsupportedMoleculeError, match="contains S, which the ML model"):
-        predict(from_smiles("CCS"), model, lookup=False)
+        method.run(from_smiles("CCS"))
     # the 2D encoders one-hot the same elements: Cl and Br get slots of their own, not "other"
     gcn = train(cfg.replace(encoder="gcn", encoder_hp={"hidden": 16, "num_layers": 1}), tmp_path / "gcn",
                 progress=False).model
@@ -172,7 +174,8 @@ def test_csv_with_chlorine_and_bromine_grows_the_element_tables(tmp_path):
     assert gcn.strategy.encoder.lin_in.in_features == width
     x = graph_from_smiles("ClCBr", gcn.config.elements).x  # Cl, C, Br: slots 5, 1, 6 of 8 (7 = other)
     assert x.shape == (3, width) and x[:, :8].argmax(1).tolist() == [5, 1, 6]
-    assert np.isfinite(predict(from_smiles("BrCCCl"), load_model(tmp_path / "gcn"), lookup=False).values).all()
+    gcn_pred = MLMethod(str(tmp_path / "gcn"), lookup=False).run(from_smiles("BrCCCl", embed=False))
+    assert np.isfinite(list(gcn_pred.properties.values())).all()
     (tmp_path / "na.csv").write_text("smiles,logS\n[Na+].[Cl-],1.0\n" + "CCO,2.0\n" * 12)
     with pytest.raises(UnsupportedMoleculeError, match="contains Na, which molmtl training .elements H, B, C"):
         train(cfg.replace(data=str(tmp_path / "na.csv"), tasks=("logS",)), tmp_path / "na", progress=False)

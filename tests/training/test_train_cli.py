@@ -351,7 +351,7 @@ def test_evaluate_on_a_bad_csv_exits_2_with_one_line(tmp_path, capsys, make, arg
 
 
 def _shipped() -> str:
-    from molmtl.predict import SHIPPED_MODEL
+    from molmtl.methods.ml import SHIPPED_MODEL
 
     return str(SHIPPED_MODEL)
 

@@ -87,15 +87,19 @@ def embed_rdkit(rdmol, *, seed: int = EMBED_SEED, mmff: bool = True, max_iters: 
     from rdkit.Chem import AllChem  # lazy: RDKit is optional (XYZ-only hosts)
 
     with quiet_rdkit():
-        mol = Chem.AddHs(rdmol)
-        if (AllChem.EmbedMolecule(mol, _params("ETKDGv3", seed, False)) == 0
-                or AllChem.EmbedMolecule(mol, _params("ETKDGv3", seed, True)) == 0):
-            if mmff and AllChem.MMFFHasAllMoleculeParams(mol):
-                AllChem.MMFFOptimizeMolecule(mol, maxIters=max_iters)
-            elif mmff:
-                AllChem.UFFOptimizeMolecule(mol, maxIters=max_iters)
-            return mol
-        mol = _embed_heavy_atoms(rdmol, seed, max_iters)  # relaxed already: MMFF picks among the attempts
+        try:
+            mol = Chem.AddHs(rdmol)
+            if (AllChem.EmbedMolecule(mol, _params("ETKDGv3", seed, False)) == 0
+                    or AllChem.EmbedMolecule(mol, _params("ETKDGv3", seed, True)) == 0):
+                if mmff and AllChem.MMFFHasAllMoleculeParams(mol):
+                    AllChem.MMFFOptimizeMolecule(mol, maxIters=max_iters)
+                elif mmff:
+                    AllChem.UFFOptimizeMolecule(mol, maxIters=max_iters)
+                return mol
+            mol = _embed_heavy_atoms(rdmol, seed, max_iters)  # relaxed already: MMFF picks among the attempts
+        except (RuntimeError, ValueError) as exc:  # RDKit's C++ checks (e.g. UFF's "Pre-condition Violation")
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise InputError(f"RDKit could not embed {Chem.MolToSmiles(rdmol)} in 3D: {first}") from None
     if mol is None:
         raise InputError(f"RDKit could not embed {Chem.MolToSmiles(rdmol)} in 3D (ETKDG, then "
                          f"{len(FALLBACKS)} heavy-atom attempts)")

@@ -61,10 +61,29 @@ def molecule_from_rdkit(rdmol, *, name: str | None, source: str, embed: bool) ->
                     warnings=tuple(warnings))
 
 
-def from_smiles(smiles: str, *, embed: bool = True, name: str | None = None) -> Molecule:
-    """Molecule from SMILES; with ``embed`` a deterministic ETKDG + MMFF geometry."""
+def from_smiles(smiles: str, *, embed: bool = True, name: str | None = None, largest_fragment: bool = False) -> Molecule:
+    """Molecule from SMILES; with ``embed`` a deterministic ETKDG + MMFF geometry.
+
+    A SMILES of several fragments (``CCO.O``, a salt) is refused for a 3D geometry, whose
+    fragments would be placed on top of each other, unless ``largest_fragment`` keeps the one
+    with the most heavy atoms (with a warning). 2D graphs (``embed=False``) keep every fragment.
+    """
+    from rdkit import Chem  # lazy: RDKit is optional (XYZ-only hosts)
+
     rdmol = mol_from_smiles(smiles)
-    return molecule_from_rdkit(rdmol, name=name or smiles.strip(), source="smiles", embed=embed)
+    label = name or smiles.strip()
+    parts = Chem.GetMolFrags(rdmol, asMols=True, sanitizeFrags=True)
+    note = None
+    if len(parts) > 1 and (embed or largest_fragment):
+        kept = max(parts, key=lambda m: (m.GetNumHeavyAtoms(), m.GetNumAtoms()))
+        if not largest_fragment:
+            raise InputError(f"{smiles.strip()!r} has {len(parts)} fragments ({', '.join(canonical_smiles(m) for m in parts[:4])}); "
+                             "molmtl places one molecule in 3D: give one, or keep the largest with --largest-fragment")
+        note = (f"{smiles.strip()} has {len(parts)} fragments; only the largest, {canonical_smiles(kept)}, is used "
+                "(--largest-fragment)")
+        rdmol = kept
+    mol = molecule_from_rdkit(rdmol, name=label, source="smiles", embed=embed)
+    return replace(mol, warnings=(note, *mol.warnings)) if note else mol
 
 
 def _float(token: str, where: str) -> float:
@@ -142,32 +161,43 @@ def from_mol_file(path: Path) -> Molecule:
     from rdkit import Chem  # lazy: RDKit is optional (XYZ-only hosts)
 
     with quiet_rdkit():
-        supplier = Chem.SDMolSupplier(str(path), removeHs=False, sanitize=True)
-        rdmol = next(iter(supplier), None) if len(supplier) else None
+        try:
+            supplier = Chem.SDMolSupplier(str(path), removeHs=False, sanitize=True)
+            rdmol = next(iter(supplier), None) if len(supplier) else None
+        except (OSError, RuntimeError, ValueError):  # RDKit's reader on a malformed file
+            rdmol = None
     if rdmol is None:
         raise InputError(f"{path}: no valid molecule could be read from this SDF/MOL file")
-    return molecule_from_rdkit(rdmol, name=path.stem, source="sdf", embed=True)
+    mol = molecule_from_rdkit(rdmol, name=path.stem, source="sdf", embed=True)
+    if mol.positions is not None and not np.isfinite(mol.positions).all():
+        raise InputError(f"{path}: a coordinate is not a finite number")
+    return mol
 
 
 def looks_like_path(text: str) -> bool:
     return Path(text).suffix.lower() in _FILE_SUFFIXES or "/" in text or "\\" in text
 
 
-def parse_molecule(spec: str, *, embed: bool = True, qm9_molecule: Callable[[int], Molecule] | None = None) -> Molecule:
+def parse_molecule(spec: str, *, embed: bool = True, qm9_molecule: Callable[[int], Molecule] | None = None,
+                   charge: int | None = None, multiplicity: int | None = None, largest_fragment: bool = False) -> Molecule:
     """Molecule from a path, QM9 id or SMILES, with QM9-domain problems in ``warnings``.
 
     Methods that predict (ML) report those warnings; methods that cannot handle a molecule
     check it with :func:`molmtl.chem.validate.require_supported`. ``molmtl.data.inputs.read_molecule``
     is this with QM9 ids resolved from the QM9 dataset.
 
-    See :func:`_parse_molecule` for the arguments.
+    ``charge`` and ``multiplicity`` are for geometry files (a SMILES carries its own formal
+    charges and radicals; a QM9 molecule is neutral and closed-shell); ``largest_fragment`` keeps
+    the largest fragment of a SMILES of several. See :func:`_parse_molecule` for the others.
     """
-    mol = _parse_molecule(spec, embed=embed, qm9_molecule=qm9_molecule)
+    mol = _parse_molecule(spec, embed=embed, qm9_molecule=qm9_molecule, charge=charge, multiplicity=multiplicity,
+                          largest_fragment=largest_fragment)
     problems = tuple(domain_problems(mol))
     return replace(mol, warnings=mol.warnings + problems) if problems else mol
 
 
-def _parse_molecule(spec: str, *, embed: bool = True, qm9_molecule: Callable[[int], Molecule] | None = None) -> Molecule:
+def _parse_molecule(spec: str, *, embed: bool = True, qm9_molecule: Callable[[int], Molecule] | None = None,
+                    charge: int | None = None, multiplicity: int | None = None, largest_fragment: bool = False) -> Molecule:
     """Molecule from a path (.xyz, .sdf, .mol), a QM9 id or a SMILES string.
 
     Args:
@@ -176,6 +206,8 @@ def _parse_molecule(spec: str, *, embed: bool = True, qm9_molecule: Callable[[in
         qm9_molecule: QM9 index -> that molecule with QM9's geometry (QM9 ids are refused without it).
     """
     text = spec.strip()
+    if not text:
+        raise InputError("no molecule given (an empty argument)")
     path = Path(text)
     if looks_like_path(text) or path.is_file():
         if not path.is_file():
@@ -185,19 +217,36 @@ def _parse_molecule(spec: str, *, embed: bool = True, qm9_molecule: Callable[[in
                 except InputError:
                     pass
                 else:
-                    return from_smiles(text, embed=embed)
+                    return _smiles(text, embed, charge, multiplicity, largest_fragment)
             raise NotFoundError(f"file not found: {text}")
         suffix = path.suffix.lower()
         if suffix == ".xyz":
-            return from_xyz_text(path.read_text(errors="replace"), name=path.stem)
+            return from_xyz_text(path.read_text(errors="replace"), name=path.stem, charge=charge or 0, multiplicity=multiplicity)
         if suffix in (".sdf", ".mol"):
-            return from_mol_file(path)
+            mol = from_mol_file(path)
+            return _with_charge(mol, charge, multiplicity, "the SDF/MOL file's formal charges and radicals")
         raise InputError(f"{text}: unsupported file type {suffix!r}; give .xyz, .sdf or .mol (or a CSV where a command takes many)")
     qm9_index = parse_qm9_id(text)
     if qm9_index is not None:
         if qm9_molecule is None:
             raise InputError(f"{text!r} looks like a QM9 id, and no QM9 dataset was given to look it up")
-        return qm9_molecule(qm9_index)
+        return _with_charge(qm9_molecule(qm9_index), charge, multiplicity, "QM9's (neutral, closed-shell)")
     if text.lower().startswith("qm9:"):  # no SMILES starts so: say what a QM9 id looks like
         raise InputError(f"{text!r} is not a QM9 id; write qm9: and a number, e.g. qm9:14")
-    return from_smiles(text, embed=embed)
+    return _smiles(text, embed, charge, multiplicity, largest_fragment)
+
+
+def _smiles(text: str, embed: bool, charge, multiplicity, largest_fragment: bool) -> Molecule:
+    mol = from_smiles(text, embed=embed, largest_fragment=largest_fragment)
+    return _with_charge(mol, charge, multiplicity, "the SMILES's formal charges and radicals ([NH4+], [CH3])")
+
+
+def _with_charge(mol: Molecule, charge: int | None, multiplicity: int | None, own: str) -> Molecule:
+    """``mol``, refusing a --charge or --multiplicity that contradicts its own (``own`` says where they come from)."""
+    if charge is not None and charge != mol.charge:
+        raise InputError(f"{mol.name or mol.smiles}: the charge comes from {own} ({mol.charge:+d}); "
+                         "--charge is for XYZ files")
+    if multiplicity is not None and multiplicity != mol.multiplicity:
+        raise InputError(f"{mol.name or mol.smiles}: the multiplicity comes from {own} ({mol.multiplicity}); "
+                         "--multiplicity is for XYZ files")
+    return mol

@@ -29,6 +29,9 @@ def mol_from_smiles(smiles: str):
     with quiet_rdkit():
         mol = Chem.MolFromSmiles(text)
         if mol is not None:
+            if any(b.HasQuery() for b in mol.GetBonds()) or any(a.HasQuery() for a in mol.GetAtoms()):
+                raise InputError(f"{text!r} has query features (such as '~' any-bonds or '*' atoms): a pattern, "
+                                 "not one molecule")
             return mol
         raw = Chem.MolFromSmiles(text, sanitize=False)
         if raw is None:

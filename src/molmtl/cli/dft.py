@@ -1,21 +1,33 @@
-"""``molmtl dft run | xtb | show | batch | list``: QM9's DFT (and GFN2-xTB) from the command line."""
+"""``molmtl dft run | xtb | show | batch | list | export``: QM9's DFT (and GFN2-xTB) from the command line;
+``run`` and ``xtb`` are views over the ``dft`` and ``xtb`` methods (``molmtl.methods``)."""
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 from dataclasses import asdict
 from pathlib import Path
 from typing import Optional
 
 import typer
 
+from molmtl import units as units_mod
+from molmtl.cli.common import (
+    ChargeOption,
+    LargestFragmentOption,
+    MultiplicityOption,
+    UnitsOption,
+    energy_unit,
+    stage_logger,
+)
 from molmtl.data.inputs import read_molecule
+from molmtl.data.qm9 import load_qm9
 from molmtl.dft.result import CalculationResult
 from molmtl.dft.store import STATUSES, ResultStore
 from molmtl.errors import InputError
 from molmtl.fanout import close_client, make_client
+
+log = logging.getLogger(__name__)
 
 dft_app = typer.Typer(help="DFT at QM9's level (B3LYP/6-31G(2df,p), Gaussian conventions) and a GFN2-xTB fast tier.",
                       no_args_is_help=True)
@@ -29,38 +41,40 @@ def register(app: typer.Typer) -> None:
     app.add_typer(dft_app, name="dft")
 
 
-def _protocol(opt: bool, thermo: bool, polar: bool, device: str, xtb_preopt: bool, basis: Optional[str],
-              density_fit: bool, df_derivatives: bool = False):
-    from molmtl.dft.basis import (
-        QM9_BASIS,  # lazy: PySCF (half a second); 'dft list' and 'show' need none
+def _emit(result, molecule, as_json: bool, units: str | None, qm9) -> None:
+    """A method result with QM9's labels beside it when the molecule is in QM9 (and the geometry's
+    distance from QM9's conformer), as a table or as the methods' JSON schema."""
+    from molmtl.methods.reference import (
+        qm9_entry,  # lazy: RDKit's bond perception, only here
     )
-    from molmtl.dft.protocol import QM9Protocol  # lazy: the same
+    from molmtl.methods.result import (
+        in_energy_unit,  # lazy: imports torch-free parts only, kept with the others
+    )
+    from molmtl.methods.views import header, result_table  # lazy: the same
 
-    return QM9Protocol(optimize=opt, thermo=thermo, polarizability=polar, device=device, xtb_preopt=xtb_preopt,
-                       basis=basis or QM9_BASIS, convention="gaussian" if not basis else "spherical",
-                       density_fit=density_fit, df_derivatives=df_derivatives)
-
-
-def _finite(value):
-    """NaN/inf (e.g. xTB's LUMO when there is no virtual orbital) -> null, so the JSON is strict."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
-
-
-def _emit(key: str, result, cached: bool, as_json: bool) -> None:
+    entry = qm9_entry(molecule.with_positions(result.geometry.positions_angstrom) if result.geometry else molecule, qm9)
+    if entry is not None:
+        result.qm9 = entry.to_json()
+        result.qm9["labels"] = {k: v for k, v in entry.labels.items() if k in result.properties}
+        result.warnings += entry.notes(f"the {result.geometry.source} geometry" if result.geometry else "this geometry")
+    unit = energy_unit(units, "eV" if as_json else "meV")
+    shown = in_energy_unit(result, unit)
     if as_json:
-        out = {"key": key, "cached": cached, "method": result.method, "device": result.device,
-               "properties": result.properties, "units": result.property_units(), "raw": result.raw,
-               "timings_s": result.timings_s, "n_imaginary": result.n_imaginary, "warnings": result.warnings}
-        typer.echo(json.dumps(_finite(out), indent=2, allow_nan=False))
-    else:
-        typer.echo(f"key: {key}{' (cached)' if cached else ''}")
-        typer.echo(result.table())
+        body = shown.to_json()
+        body.update(key=result.provenance.get("store_key"), cached=result.provenance.get("cached"))
+        typer.echo(json.dumps(body, indent=2, allow_nan=False))
+        return
+    typer.echo(f"key: {result.provenance.get('store_key')}" + (" (from the results store)" if result.provenance.get("cached") else ""))
+    typer.echo("\n".join(header(shown)))
+    typer.echo(result_table(shown))
+    e_elec = result.extras.get("e_elec_hartree")
+    if e_elec is not None:
+        factor = {"meV": units_mod.HARTREE_TO_EV * units_mod.EV_TO_MEV, "eV": units_mod.HARTREE_TO_EV, "Hartree": 1.0}[unit]
+        typer.echo(f"{'E_elec':<9} {e_elec * factor:>16.{8 if unit == 'Hartree' else 3}f}  {unit} (electronic energy)")
+    if result.extras.get("n_imaginary"):
+        typer.echo(f"imaginary frequencies: {result.extras['n_imaginary']} (excluded from the thermochemistry)")
+    for w in shown.warnings:
+        typer.echo(f"warning: {w}", err=True)
 
 
 def _store(path: Optional[Path], use: bool):
@@ -80,22 +94,31 @@ def run(
     df_derivatives: bool = typer.Option(
         False, "--df-derivatives",
         help="Density fitting for the optimization and the Hessian only: SCF energy, orbitals, dipole, R2 and polarizability stay exact; thermochemistry uses the density-fitted Hessian."),
-    as_json: bool = typer.Option(False, "--json", help="One JSON object; properties in the registry's units."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object (docs/result-schema.md), energies in eV unless --units."),
+    units: str = UnitsOption,
+    charge: int = ChargeOption,
+    multiplicity: int = MultiplicityOption,
+    largest_fragment: bool = LargestFragmentOption,
     store: Optional[Path] = StoreOption,
     use_store: bool = UseStoreOption,
     force: bool = typer.Option(False, "--force", help="Recompute even if the store has the result."),
 ) -> None:
-    """Run QM9's protocol on one molecule and print all properties with units and timings."""
-    from molmtl.dft.jobs import calculate  # lazy: PySCF, as in _protocol
+    """Run QM9's protocol on one molecule: every property with units and timings, beside QM9's
+    label when the molecule is in QM9."""
+    from molmtl.methods.dft import (
+        DFTMethod,  # lazy: PySCF (half a second); 'dft list' and 'show' need none
+    )
 
-    proto = _protocol(opt, thermo, polar, device, xtb_preopt, basis, density_fit, df_derivatives)
-    mol = read_molecule(molecule, embed=True)
-    if thermo and mol.n_atoms > 6 and device != "gpu" and basis is None:
-        logging.getLogger("molmtl.dft").warning(
-            "the analytic Hessian of %d atoms takes tens of minutes on a few CPU cores; "
-            "--no-thermo gives the other properties in minutes (an 18-atom single point: ~5 min on 2 cores)", mol.n_atoms)
-    key, result, cached = calculate(mol, proto, _store(store, use_store), force=force)
-    _emit(key, result, cached, as_json)
+    method = DFTMethod(optimize=opt, thermo=thermo, polarizability=polar, device=device, basis=basis,
+                       density_fit=density_fit, df_derivatives=df_derivatives, xtb_preopt=xtb_preopt,
+                       store=_store(store, use_store), force=force)
+    qm9 = load_qm9()
+    mol = read_molecule(molecule, embed=True, dataset=qm9, charge=charge, multiplicity=multiplicity,
+                        largest_fragment=largest_fragment)
+    method.check(mol)
+    log.info("DFT (%s) on %s: estimated %.1f minutes on this kind of machine", method.level_of_theory, mol.formula,
+             method.estimate_seconds(mol) / 60)
+    _emit(method.run(mol, progress=stage_logger()), mol, as_json, units, qm9)
 
 
 @dft_app.command("xtb")
@@ -103,16 +126,44 @@ def xtb(
     molecule: str = MoleculeArg,
     opt: bool = typer.Option(True, "--opt/--no-opt", help="Optimize with GFN2-xTB first."),
     freq: bool = typer.Option(True, "--freq/--no-freq", help="Finite-difference Hessian: frequencies and thermochemistry."),
-    as_json: bool = typer.Option(False, "--json", help="One JSON object."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object (docs/result-schema.md), energies in eV unless --units."),
+    units: str = UnitsOption,
+    charge: int = ChargeOption,
+    multiplicity: int = MultiplicityOption,
+    largest_fragment: bool = LargestFragmentOption,
     store: Optional[Path] = StoreOption,
     use_store: bool = UseStoreOption,
 ) -> None:
-    """Quick GFN2-xTB estimate (a different level of theory from QM9's, labelled as such)."""
-    from molmtl.dft.jobs import XTBJob, calculate  # lazy: PySCF, as in _protocol
+    """GFN2-xTB in seconds, for every element from H to Rn, charges and radicals (a different
+    level of theory from QM9's, labelled as such)."""
+    from molmtl.methods.xtb import XTBMethod  # lazy: tblite and PySCF
 
-    mol = read_molecule(molecule, embed=True)
-    key, result, cached = calculate(mol, XTBJob(optimize=opt, frequencies=freq), _store(store, use_store))
-    _emit(key, result, cached, as_json)
+    qm9 = load_qm9()
+    mol = read_molecule(molecule, embed=True, dataset=qm9, charge=charge, multiplicity=multiplicity,
+                        largest_fragment=largest_fragment)
+    method = XTBMethod(optimize=opt, frequencies=freq, store=_store(store, use_store))
+    _emit(method.run(mol, progress=stage_logger()), mol, as_json, units, qm9)
+
+
+@dft_app.command("export")
+def export(
+    path: Path = typer.Argument(..., help="The table to write: FILE.csv (one row per calculation, a column per property) or FILE.json (the full records)."),
+    store: Optional[Path] = StoreOption,
+    status: Optional[str] = typer.Option(None, "--status", help="Only records of this status: running, done or failed."),
+    method: Optional[str] = typer.Option(None, "--method", help="Only this level of theory, e.g. GFN2-xTB or B3LYP (a case-insensitive substring)."),
+    units: str = UnitsOption,
+) -> None:
+    """Export the results store as a table: the molecule, its status, the level of theory, every
+    property (units in the headers), the time and the reason of a failure."""
+    from molmtl.dft.export import export_records  # lazy: only export needs it
+
+    if status is not None and status not in STATUSES:
+        raise InputError(f"status {status!r} is not one of {', '.join(STATUSES)}")
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".json"):
+        raise InputError(f"{path}: export writes .csv or .json, not {suffix or 'a file without a suffix'!r}")
+    n = export_records(ResultStore(store), path, status=status, method=method, energy_unit=energy_unit(units, "eV"))
+    typer.echo(f"{n} records written to {path}")
 
 
 @dft_app.command("show")
@@ -158,14 +209,22 @@ def batch(
     store: Optional[Path] = StoreOption,
 ) -> None:
     """Run many molecules; every result (or failure with its reason) goes to the store; rerun to resume."""
-    from molmtl.dft.fanout import read_batch_csv, run_batch  # lazy: PySCF (half a second)
+    from molmtl.dft.fanout import (  # lazy: PySCF (half a second)
+        read_batch_csv,
+        run_batch,
+    )
     from molmtl.dft.jobs import METHODS, XTBJob  # lazy: PySCF
+    from molmtl.methods.dft import DFTMethod  # lazy: PySCF
 
     if method not in METHODS:
         raise InputError(f"method {method!r} is not one of {', '.join(METHODS)}")
     if workers < 0 or threads < 1:
         raise InputError("--workers must be >= 0 and --threads >= 1")
-    job = _protocol(opt, thermo, polar, device, False, basis, False, df_derivatives) if method == "dft" else XTBJob(optimize=opt, frequencies=thermo)
+    if method == "dft":
+        job = DFTMethod(optimize=opt, thermo=thermo, polarizability=polar, device=device, basis=basis,
+                        df_derivatives=df_derivatives).protocol
+    else:
+        job = XTBJob(optimize=opt, frequencies=thermo)
     items = read_batch_csv(csv_file)
     results = ResultStore(store)
     client = make_client(scheduler, n_workers=workers, threads_per_task=threads) if (scheduler or workers > 0) else None

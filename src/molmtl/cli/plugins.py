@@ -1,15 +1,16 @@
-"""``molmtl plugins [KIND]``: every registered encoder, strategy and weighting, with its options."""
+"""``molmtl plugins [KIND]``: every registered encoder, strategy, weighting and method, with its options."""
 
 from __future__ import annotations
 
 import typer
 
 from molmtl.errors import InputError
+from molmtl.methods.registry import METHODS
 from molmtl.models.registry import ENCODERS
 from molmtl.mtl.registry import STRATEGIES, WEIGHTINGS
 
 #: What ``molmtl plugins`` lists, by the names a user types (singular or plural).
-KINDS = {"encoders": ENCODERS, "strategies": STRATEGIES, "weightings": WEIGHTINGS}
+KINDS = {"encoders": ENCODERS, "strategies": STRATEGIES, "weightings": WEIGHTINGS, "methods": METHODS}
 
 
 def register(app: typer.Typer) -> None:

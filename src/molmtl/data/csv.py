@@ -117,6 +117,48 @@ def read_csv(
     return CsvData(smiles, tuple(targets), y, names)
 
 
+def read_molecule_list(path: str | Path, *, smiles_column: str | None = None) -> tuple[list[str], list[str]]:
+    """``(smiles, names)`` of a file of molecules: a CSV with a SMILES column (and an ``id`` or
+    ``name`` column), a header-less CSV whose first column holds SMILES, or a ``.smi``/``.txt``
+    list (a SMILES, then an optional name, per line; ``#`` comments and blank lines skipped).
+    The SMILES are not checked here: each row's own error comes with its prediction."""
+    path = Path(path)
+    if not path.is_file():
+        raise NotFoundError(f"file not found: {path}")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not a UTF-8 text file") from None
+    if path.suffix.lower() in (".smi", ".txt"):
+        if smiles_column is not None:
+            raise InputError(f"--smiles-column is for CSV files; {path.name} is a SMILES list (a SMILES, then a name, per line)")
+        smiles, names = [], []
+        for line in text.splitlines():
+            words = line.split("#", 1)[0].split() if not line.lstrip().startswith("#") else []
+            if words:
+                smiles.append(words[0])
+                names.append(" ".join(words[1:]) or words[0])
+        if not smiles:
+            raise InputError(f"{path} holds no SMILES")
+        return smiles, names
+    rows = [r for r in _csv.reader(text.splitlines()) if any(c.strip() for c in r)]
+    if not rows:
+        raise InputError(f"{path} has no data rows")
+    header = [c.strip() for c in rows[0]]
+    if smiles_column is None and not any(c in SMILES_HEADERS for c in header) and _is_smiles(header[0]):
+        return [r[0].strip() for r in rows], [(r[1].strip() if len(r) > 1 and r[1].strip() else r[0].strip()) for r in rows]
+    table = read_csv(path, smiles_column=smiles_column, target_columns=[], validate=False)
+    return table.smiles, [str(n) for n in table.names]
+
+
+def _is_smiles(text: str) -> bool:
+    try:
+        mol_from_smiles(text)
+    except InputError:
+        return False
+    return True
+
+
 def _check_smiles(path: Path, smiles: list[str], line_numbers: list[int]) -> None:
     bad = []
     for i, smi in enumerate(smiles):

@@ -124,6 +124,19 @@ def embed_smiles(smiles: Sequence[str], names: Sequence[str] | None = None, *,
         per SMILES, in order, the Molecule with its 3D geometry (Angstrom), or None and the
         one-sentence reason it has none (a SMILES RDKit cannot read or embed).
     """
+    molecules, errors = [], []
+    for _, mol, error in iter_embedded(smiles, names, store=store, workers=workers):
+        molecules.append(mol)
+        errors.append(error)
+    return Embedded(molecules, errors)
+
+
+def iter_embedded(smiles: Sequence[str], names: Sequence[str] | None = None, *, store: str | Path | None = None,
+                  workers: int = 1) -> Iterator[tuple[int, Molecule | None, str | None]]:
+    """:func:`embed_smiles` one molecule at a time, in input order, as each is ready: ``(i,
+    Molecule or None, reason or None)``. Stored geometries come at once; the others are embedded
+    by ``workers`` processes running ahead of the caller (who can use the first molecules while
+    the rest embed), stored as they come in (a Ctrl-C keeps what was made)."""
     names = list(smiles) if names is None else list(names)
     path = Path(store) if store is not None else cache_dir() / "geometries.sqlite"
     variant = embedding_recipe()
@@ -141,41 +154,48 @@ def embed_smiles(smiles: Sequence[str], names: Sequence[str] | None = None, *,
             log.info("embedding %d of %d molecules in 3D (RDKit ETKDG + MMFF; stored in %s for next time)",
                      len(missing), len(keys), path)
         t0, pending, pending_notes = time.monotonic(), [], []
+        first_of = {keys[i]: i for i in reversed(missing)}  # the row that embeds each new key
         try:
             with _embedder(workers, len(missing)) as embed_all:
-                results = embed_all([smiles[i] for i in missing])
-                for done, (i, (mol, error)) in enumerate(zip(missing, results), 1):
-                    if mol is None:
-                        notes[keys[i]] = ("failure", error)
-                        pending_notes.append((keys[i], "failure", error))
-                    else:
-                        row = (keys[i], mol.smiles, mol.atomic_numbers.astype(np.int64).tobytes(),
-                               np.asarray(mol.positions, dtype=np.float64).tobytes(), int(mol.charge), int(mol.multiplicity))
-                        pending.append(row)
-                        found[keys[i]] = row[1:]
-                        if mol.warnings:
-                            notes[keys[i]] = ("warnings", "\n".join(mol.warnings))
-                            pending_notes.append((keys[i], "warnings", notes[keys[i]][1]))
-                    if len(pending) + len(pending_notes) >= BATCH or done == len(missing):
-                        _insert(con, pending, pending_notes)
-                        rate = done / max(time.monotonic() - t0, 1e-9)
-                        log.info("embedded %d/%d molecules (%.0f per second)", done, len(missing), rate)
-        finally:  # Ctrl-C: what was embedded stays stored
+                results = iter(embed_all([smiles[i] for i in missing]))
+                done = 0
+                for i, key in enumerate(keys):
+                    if first_of.get(key) == i:  # this row's molecule is the next the workers give
+                        mol, error = next(results)
+                        done += 1
+                        _record(key, mol, error, found, notes, pending, pending_notes)
+                        if len(pending) + len(pending_notes) >= BATCH or done == len(missing):
+                            _insert(con, pending, pending_notes)
+                            rate = done / max(time.monotonic() - t0, 1e-9)
+                            log.info("embedded %d/%d molecules (%.0f per second)", done, len(missing), rate)
+                    yield (i, *_molecule(key, names[i], found, notes))
+        finally:  # Ctrl-C, or a caller that stops early: what was embedded stays stored
             _insert(con, pending, pending_notes)
-    molecules, errors = [], []
-    for key, name in zip(keys, names):
-        kind, text = notes.get(key, (None, ""))
-        if kind == "failure":
-            molecules.append(None)
-            errors.append(text)
-            continue
-        canonical, z, pos, charge, mult = found[key]
-        z = np.frombuffer(z, dtype=np.int64).copy()
-        molecules.append(Molecule(z, np.frombuffer(pos, dtype=np.float64).reshape(len(z), 3).copy(), smiles=canonical,
-                                  charge=charge, multiplicity=mult, name=name, source="smiles",
-                                  warnings=tuple(text.split("\n")) if kind == "warnings" else ()))
-        errors.append(None)
-    return Embedded(molecules, errors)
+
+
+def _record(key, mol, error, found, notes, pending, pending_notes) -> None:
+    if mol is None:
+        notes[key] = ("failure", error)
+        pending_notes.append((key, "failure", error))
+        return
+    row = (key, mol.smiles, mol.atomic_numbers.astype(np.int64).tobytes(),
+           np.asarray(mol.positions, dtype=np.float64).tobytes(), int(mol.charge), int(mol.multiplicity))
+    pending.append(row)
+    found[key] = row[1:]
+    if mol.warnings:
+        notes[key] = ("warnings", "\n".join(mol.warnings))
+        pending_notes.append((key, "warnings", notes[key][1]))
+
+
+def _molecule(key: str, name: str, found: dict, notes: dict) -> tuple[Molecule | None, str | None]:
+    kind, text = notes.get(key, (None, ""))
+    if kind == "failure":
+        return None, text
+    canonical, z, pos, charge, mult = found[key]
+    z = np.frombuffer(z, dtype=np.int64).copy()
+    return Molecule(z, np.frombuffer(pos, dtype=np.float64).reshape(len(z), 3).copy(), smiles=canonical,
+                    charge=charge, multiplicity=mult, name=name, source="smiles",
+                    warnings=tuple(text.split("\n")) if kind == "warnings" else ()), None
 
 
 def embedded_molecules(smiles: Sequence[str], names: Sequence[str] | None = None, *,
@@ -188,4 +208,4 @@ def embedded_molecules(smiles: Sequence[str], names: Sequence[str] | None = None
     return result.molecules
 
 
-__all__ = ["Embedded", "embed_smiles", "embedded_molecules", "embedding_recipe"]
+__all__ = ["Embedded", "embed_smiles", "iter_embedded", "embedded_molecules", "embedding_recipe"]

@@ -169,22 +169,34 @@ class QM9:
 
     def find(self, mol: Molecule) -> list[int]:
         """Rows whose molecule is ``mol``: by QM9 index, then InChIKey, then canonical SMILES."""
+        return self.find_how(mol)[0]
+
+    def find_how(self, mol: Molecule) -> tuple[list[int], str | None]:
+        """:meth:`find`'s rows and how they were found: ``QM9 id``, ``InChIKey``, ``canonical SMILES``,
+        ``SMILES without stereo`` (None when not in QM9)."""
         if mol.qm9_index is not None:
-            return [self.position_of_index(mol.qm9_index)]
+            return [self.position_of_index(mol.qm9_index)], "QM9 id"
         if mol.smiles is None:
-            return []
-        rd = mol_from_smiles(mol.smiles)
+            return [], None
+        try:
+            rd = mol_from_smiles(mol.smiles)
+        except InputError:  # a SMILES perceived from a geometry that RDKit cannot read back
+            return [], None
         key = inchikey(rd)
-        rows = (self.rows_for_inchikey(key) if key else []) or self.rows_for_smiles(mol.smiles)
+        rows = self.rows_for_inchikey(key) if key else []
         if rows:
-            return rows
+            return rows, "InChIKey"
+        rows = self.rows_for_smiles(mol.smiles)
+        if rows:
+            return rows, "canonical SMILES"
         # QM9's SMILES (from GDB-9) carry no stereo: a stereo-specific input (C[C@H](O)C#N, F/C=C/F,
         # a 3D SDF of a chiral molecule) matches its stereo-free entry
         from rdkit import Chem  # lazy: RDKit is optional (XYZ-only hosts)
 
         flat = Chem.Mol(rd)
         Chem.RemoveStereochemistry(flat)
-        return self.rows_for_smiles(Chem.MolToSmiles(flat))
+        rows = self.rows_for_smiles(Chem.MolToSmiles(flat))
+        return rows, ("SMILES without stereo" if rows else None)
 
     def atoms(self, row: int) -> tuple[np.ndarray, np.ndarray]:
         """Atomic numbers and positions (Angstrom) of molecule ``row``."""

@@ -138,3 +138,12 @@ def convention_map(mol: gto.Mole, convention: str) -> np.ndarray | None:
     if convention == "gaussian":
         return ao_map(mol, cartesian_l=(0, 1, 2))
     return None
+
+
+def geometry_mole(atomic_numbers, positions_bohr) -> gto.Mole:
+    """A PySCF molecule that only carries atoms and coordinates (geomeTRIC, harmonic analysis,
+    symmetry detection): one s function per atom, so any element from H to Rn builds, and the
+    spin of the neutral atoms' electron count."""
+    z = [int(a) for a in atomic_numbers]
+    atoms = [(gto.mole._symbol(a), tuple(float(c) for c in xyz)) for a, xyz in zip(z, np.asarray(positions_bohr))]
+    return gto.M(atom=atoms, unit="Bohr", basis={sym: [[0, [1.0, 1.0]]] for sym, _ in atoms}, spin=sum(z) % 2, verbose=0)

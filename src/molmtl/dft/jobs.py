@@ -6,18 +6,23 @@ import logging
 from dataclasses import dataclass
 from importlib.metadata import version
 
+import numpy as np
+
 from molmtl import __version__
+from molmtl.chem.geometry import check_geometry, require_one_fragment
 from molmtl.chem.molecule import Molecule
-from molmtl.chem.validate import require_supported
 from molmtl.dft.protocol import QM9Protocol
 from molmtl.dft.result import CalculationResult
 from molmtl.dft.store import ResultStore, canonical_input, input_key
-from molmtl.dft.xtb import run_xtb
-from molmtl.errors import InputError, MolmtlError
+from molmtl.dft.xtb import XTB_MAX_ATOMS, require_xtb_domain, run_xtb
+from molmtl.errors import CalculationError, InputError, MolmtlError
 
 log = logging.getLogger(__name__)
 
 METHODS = ("dft", "xtb")
+#: Exceptions a calculation's numerics raise on a molecule they cannot handle: reported as
+#: "calculation failed: ..." (exit code 1), never as a traceback (``--verbose`` logs it).
+NUMERICAL_FAILURES = (np.linalg.LinAlgError, ArithmeticError, RuntimeError)
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,7 @@ class XTBJob:
     frequencies: bool = True
 
     method = "GFN2-xTB"
+    max_atoms = XTB_MAX_ATOMS
 
     def settings(self) -> dict:
         return {"optimize": self.optimize, "frequencies": self.frequencies}
@@ -36,8 +42,13 @@ class XTBJob:
     def versions() -> dict[str, str]:
         return {"molmtl": __version__, "tblite": version("tblite")}
 
-    def run(self, molecule: Molecule) -> CalculationResult:
-        return run_xtb(molecule, optimize_geometry=self.optimize, frequencies=self.frequencies)
+    @staticmethod
+    def check(molecule: Molecule) -> None:
+        """UnsupportedMoleculeError for what GFN2-xTB has no parameters for."""
+        require_xtb_domain(molecule)
+
+    def run(self, molecule: Molecule, progress=None) -> CalculationResult:
+        return run_xtb(molecule, optimize_geometry=self.optimize, frequencies=self.frequencies, progress=progress)
 
 
 def job_key(molecule: Molecule, job: QM9Protocol | XTBJob) -> tuple[str, dict]:
@@ -47,7 +58,7 @@ def job_key(molecule: Molecule, job: QM9Protocol | XTBJob) -> tuple[str, dict]:
 
 
 def calculate(molecule: Molecule, job: QM9Protocol | XTBJob, store: ResultStore | None, *,
-              force: bool = False) -> tuple[str, CalculationResult, bool]:
+              force: bool = False, progress=None) -> tuple[str, CalculationResult, bool]:
     """Run ``job`` on ``molecule`` unless the store already has it.
 
     Returns:
@@ -67,13 +78,22 @@ def calculate(molecule: Molecule, job: QM9Protocol | XTBJob, store: ResultStore 
     if store is not None:
         store.start(key, molecule, canonical)
     try:
-        require_supported(molecule, method=job.method)
-        result = job.run(molecule)
+        job.check(molecule)  # elements, charge, spin: the method's own domain (a failure is a row too)
+        check_geometry(molecule, max_atoms=job.max_atoms, method=job.method)
+        require_one_fragment(molecule, job.method)
+        result = job.run(molecule, progress=progress)
     except MolmtlError as exc:
         if store is not None:
             store.fail(key, str(exc))
         raise
-    except Exception as exc:  # a bug or a library error: still recorded, then re-raised with its traceback
+    except NUMERICAL_FAILURES as exc:  # the libraries' numerics on this molecule (no SCF solution, a singular matrix)
+        log.debug("%s on %s", job.method, molecule.name or molecule.formula, exc_info=True)
+        first = (str(exc).strip().splitlines() or [""])[0]
+        reason = f"{job.method}: {type(exc).__name__}" + (f": {first}" if first else "")
+        if store is not None:
+            store.fail(key, reason)
+        raise CalculationError(reason) from None
+    except Exception as exc:  # a bug: still recorded, then re-raised with its traceback
         if store is not None:
             store.fail(key, f"{type(exc).__name__}: {exc}")
         raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -14,6 +15,27 @@ log = logging.getLogger(__name__)
 
 #: Gaussian's default optimization criteria (max/RMS force, max/RMS displacement), as geomeTRIC names them.
 GAUSSIAN_CONVERGENCE = "GAU"
+#: geomeTRIC's logging configuration while it runs here (its own prints the banner to stderr).
+LOG_INI = Path(__file__).with_name("geometric_log.ini")
+#: The root handlers from before geomeTRIC's run, which :class:`GeometricLog` writes to.
+_OUTER_HANDLERS: list[logging.Handler] = []
+_OUTER_LEVEL = [logging.WARNING]
+
+
+class GeometricLog(logging.Handler):
+    """Where geomeTRIC's lines go while it runs: to molmtl's own handlers at DEBUG level, one line
+    per record, and only when molmtl logs at DEBUG (``molmtl --verbose``)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if _OUTER_LEVEL[0] > logging.DEBUG:
+            return
+        text = record.getMessage().rstrip("\n")
+        if not text.strip():
+            return
+        line = logging.LogRecord("geometric", logging.DEBUG, record.pathname, record.lineno, text, None, None)
+        for handler in _OUTER_HANDLERS:
+            if line.levelno >= handler.level:
+                handler.handle(line)
 
 
 def optimize_geometry(mol: gto.Mole, energy_gradient: Callable[[gto.Mole], tuple[float, np.ndarray]], *,
@@ -46,8 +68,10 @@ def optimize_geometry(mol: gto.Mole, energy_gradient: Callable[[gto.Mole], tuple
     method = as_pyscf_method(mol, fn)
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
+    _OUTER_HANDLERS[:], _OUTER_LEVEL[0] = handlers, level
     try:
-        converged, mol_eq = geometric_solver.kernel(method, maxsteps=max_steps, convergence_set=convergence)
+        converged, mol_eq = geometric_solver.kernel(method, maxsteps=max_steps, convergence_set=convergence,
+                                                    logIni=str(LOG_INI))
     finally:  # geomeTRIC's fileConfig replaces the root handlers (no newline, no format): put ours back
         for h in root.handlers[:]:
             if h not in handlers:

@@ -41,8 +41,13 @@ from molmtl.dft.projected import cartesian_shadow, project
 from molmtl.dft.result import CalculationResult, as_float_list, raw_to_registry
 from molmtl.dft.vibrations import thermochemistry_from_hessian, vibration_warnings
 from molmtl.errors import CalculationError, InputError
+from molmtl.units import QM9_ELEMENTS
 
 log = logging.getLogger(__name__)
+
+#: The most atoms the protocol takes: with exact four-centre integrals, 18 atoms take over two
+#: hours on 2 CPU cores (BENCHMARKS.md); 60 atoms are days there and hours on a GPU.
+DFT_MAX_ATOMS = 60
 
 
 @dataclass
@@ -178,17 +183,29 @@ class QM9Protocol:
         return mf
 
     # ------------------------------------------------------------------ the protocol
-    def run(self, molecule: Molecule) -> CalculationResult:
-        """Run the protocol on ``molecule`` (which needs a 3D geometry)."""
-        require_supported(molecule, method="the QM9 DFT protocol")
+    #: The most atoms the protocol takes (exact four-centre integrals: days beyond this on a CPU).
+    max_atoms = DFT_MAX_ATOMS
+
+    def check(self, molecule: Molecule) -> None:
+        """UnsupportedMoleculeError unless the protocol takes ``molecule``: QM9's elements (its basis,
+        6-31G(2df,p) as Gaussian defines it, has no other), neutral, closed shell (restricted Kohn-Sham)."""
+        require_supported(molecule, elements=QM9_ELEMENTS, method="the QM9 DFT protocol (restricted B3LYP; QM9's "
+                          "elements H, C, N, O, F)")
+
+    def run(self, molecule: Molecule, progress=None) -> CalculationResult:
+        """Run the protocol on ``molecule`` (which needs a 3D geometry); ``progress(stage, fraction)``
+        is told each stage (optimization step k, SCF, polarizability, Hessian)."""
+        self.check(molecule)
         if molecule.positions is None:
             raise InputError(f"{molecule.name or molecule.smiles or molecule.formula} has no 3D geometry")
+        report = progress or (lambda stage, fraction=None: None)
         device = resolve_device(self.device)
         timings: dict[str, float] = {}
         warnings: list[str] = []
 
         if self.xtb_preopt:
             t0 = time.perf_counter()
+            report("GFN2-xTB pre-optimization", None)
             molecule = xtb.optimize(molecule)
             timings["xtb_preopt"] = time.perf_counter() - t0
 
@@ -197,11 +214,13 @@ class QM9Protocol:
         dm0 = None
         if self.optimize:
             t0 = time.perf_counter()
-            mol, dm0 = self._optimize(mol, device)
+            report("optimization", None)
+            mol, dm0 = self._optimize(mol, device, report)
             timings["optimization"] = time.perf_counter() - t0
             log.info("stage optimization done in %.1f s", timings["optimization"])
 
         t0 = time.perf_counter()
+        report("SCF", None)
         mf = self.scf(mol, device, dm0=dm0)  # from the optimizer's last density: a few cycles
         timings["scf"] = time.perf_counter() - t0
         log.info("stage scf done in %.1f s (E = %.10f Eh)", timings["scf"], mf.e_tot)
@@ -211,6 +230,7 @@ class QM9Protocol:
         timings["properties"] = time.perf_counter() - t0
         if self.polarizability:
             t0 = time.perf_counter()
+            report("polarizability", None)
             if device == "gpu":  # GPU4PySCF's CPKS (ran on one H100)
                 from gpu4pyscf.properties.polarizability import (
                     eval_polarizability,  # lazy: optional, GPU only
@@ -226,6 +246,7 @@ class QM9Protocol:
         freqs, n_imag = None, 0
         if self.thermo:
             t0 = time.perf_counter()
+            report("Hessian", None)
             hess_mf = mf
             if self.df_derivatives and not self.density_fit:  # a density-fitted SCF, from the exact density
                 hess_mf = self.scf(mf.mol, device, dm0=mf.make_rdm1(), density_fit=True)
@@ -252,13 +273,16 @@ class QM9Protocol:
             settings=self.settings(), warnings=warnings + list(molecule.warnings), device=device,
         )
 
-    def _optimize(self, mol, device):
+    def _optimize(self, mol, device, report=None):
         """The optimized molecule and the last SCF density (a converged guess at that geometry)."""
-        state = {"dm": None}
+        state = {"dm": None, "step": 0}
 
         fit = True if self.df_derivatives else None
 
         def energy_gradient(m):
+            state["step"] += 1
+            if report:
+                report(f"optimization step {state['step']}", None)
             mf = self.scf(m, device, dm0=state["dm"], density_fit=fit)
             state["dm"] = mf.make_rdm1()
             grad = cartesian_shadow(mf).nuc_grad_method()

@@ -21,14 +21,16 @@ _ENERGY_RAW = {"homo", "lumo", "gap", "zpve", "U0", "U", "H", "G"}
 def raw_to_registry(raw: dict[str, float], atomic_numbers) -> dict[str, float]:
     """Raw (Hartree) values -> the registry's keys and units (eV), atomization energies included.
 
-    Keys absent from ``raw`` (e.g. no thermochemistry) are absent from the result.
+    Keys absent from ``raw`` (e.g. no thermochemistry) are absent from the result, and so are the
+    atomization energies of molecules with elements QM9 has no free-atom reference for.
     """
     out: dict[str, float] = {}
     for key in TARGET_KEYS:
         if key in raw:
             out[key] = units.hartree_to_ev(raw[key]) if key in _ENERGY_RAW else float(raw[key])
+    has_references = all(int(z) in units.ATOM_REFERENCE_HARTREE for z in atomic_numbers)  # QM9's five elements
     for q in ("U0", "U", "H", "G"):
-        if q in raw:
+        if q in raw and has_references:
             out[f"{q}_atom"] = units.hartree_to_ev(raw[q] - units.atom_reference_hartree(atomic_numbers, q))
     return {k: out[k] for k in TARGET_KEYS if k in out}
 

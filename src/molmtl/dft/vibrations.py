@@ -16,12 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from pyscf import gto
 from pyscf.hessian import thermo as pyscf_thermo
 from pyscf.symm import geom
 
 from molmtl.dft import properties
 from molmtl.dft import thermo as thermochem
+from molmtl.dft.basis import geometry_mole
 
 
 @dataclass(frozen=True)
@@ -39,13 +39,6 @@ class Vibrations:
     n_zero: int = 0
 
 
-def _geometry_mole(atomic_numbers, positions_bohr) -> gto.Mole:
-    """A PySCF molecule carrying only atoms and coordinates (a minimal basis, parity-consistent spin)."""
-    z = [int(a) for a in atomic_numbers]
-    atoms = [(gto.mole._symbol(a), tuple(float(c) for c in xyz)) for a, xyz in zip(z, np.asarray(positions_bohr))]
-    return gto.M(atom=atoms, unit="Bohr", basis="sto-3g", spin=sum(z) % 2, verbose=0)
-
-
 def harmonic_frequencies(atomic_numbers, positions_bohr, hessian) -> Vibrations:
     """Real harmonic frequencies of a Cartesian Hessian.
 
@@ -61,7 +54,7 @@ def harmonic_frequencies(atomic_numbers, positions_bohr, hessian) -> Vibrations:
         hess = hess.reshape(n, 3, n, 3).transpose(0, 2, 1, 3)
     if hess.shape != (n, n, 3, 3):
         raise ValueError(f"a Hessian of {n} atoms has shape ({n}, {n}, 3, 3) or ({3 * n}, {3 * n}), not {hess.shape}")
-    mol = _geometry_mole(z, positions_bohr)
+    mol = geometry_mole(z, positions_bohr)
     freq = np.asarray(pyscf_thermo.harmonic_analysis(mol, hess, mass=properties.main_isotope_masses(z))["freq_wavenumber"])
     real = np.real(freq)
     is_real = np.abs(np.imag(freq)) == 0
@@ -74,7 +67,7 @@ def symmetry_number(atomic_numbers, positions_bohr, tolerance_bohr: float = 1e-6
     """Rotational symmetry number from the point group found within ``tolerance_bohr`` (0: sigma = 1)."""
     if tolerance_bohr <= 0:
         return 1
-    mol = _geometry_mole(atomic_numbers, positions_bohr)
+    mol = geometry_mole(atomic_numbers, positions_bohr)
     old = geom.TOLERANCE
     geom.TOLERANCE = tolerance_bohr
     try:
