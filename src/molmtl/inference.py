@@ -7,7 +7,8 @@ plain dict saved with ``torch.save`` (tensors and builtins only, so it loads wit
     {"format": "molmtl-model", "format_version": 1, "molmtl_version": "0.1.0",
      "config": TrainConfig.to_dict(), "targets": [{"key", "unit"}, ...],
      "strategy_state": {...}, "scaler_state": {...},
-     "split": {"id", "name", "sizes"}, "metrics": {...}}
+     "split": {"id", "name", "sizes"}, "metrics": {...},
+     "uncertainty": {...}}  # optional: the calibration molmtl calibrate wrote (molmtl.uncertainty)
 
 :func:`build_strategy` turns a config's plug-in names into objects through the registries (the
 one place that does, for a new run and for a model file alike); :func:`load_model` rebuilds a
@@ -194,7 +195,7 @@ def load_model(path: str | Path) -> TrainedModel:
     scaler = TargetScaler([_target(e) for e in body["targets"]], config.max_z)
     scaler.load_state_dict(body["scaler_state"])
     info = {"split": body.get("split"), "metrics": body.get("metrics", {}), "molmtl_version": body.get("molmtl_version"),
-            "path": str(model_path(path))}
+            "path": str(model_path(path)), "uncertainty": body.get("uncertainty")}
     return TrainedModel(strategy, scaler, config, info).eval()
 
 
