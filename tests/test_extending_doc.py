@@ -1,4 +1,4 @@
-"""docs/extending.md's three worked examples (an encoder, a strategy, a weighting) run as written."""
+"""docs/extending.md's worked examples (an encoder, a strategy, a weighting, a method) run as written."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from molmtl.cli import main
+from molmtl.methods.registry import METHODS
 from molmtl.models.registry import ENCODERS
 from molmtl.mtl.registry import STRATEGIES, WEIGHTINGS
 
@@ -25,6 +26,7 @@ def doc_plugins():
     ENCODERS.unregister("distance-mlp")
     STRATEGIES.unregister("shrunk-heads")
     WEIGHTINGS.unregister("inverse-loss")
+    METHODS.unregister("bond-count")
 
 
 @pytest.mark.parametrize("args", [
@@ -35,3 +37,12 @@ def doc_plugins():
 def test_the_docs_plugins_train_with_their_options(doc_plugins, tmp_path, args, capsys):
     assert main(["-q", "train", *args, *TINY, "--out", str(tmp_path / "run")]) == 0, capsys.readouterr().err
     assert (tmp_path / "run" / "model.pt").is_file()
+
+
+def test_the_docs_method_compares_beside_the_network(doc_plugins, capsys):
+    assert main(["-q", "compare", "CCO", "--methods", "ml,bond-count", "--method-opt", "bond-count.hydrogens=false",
+                 "--json"]) == 0
+    body = __import__("json").loads(capsys.readouterr().out)
+    assert body["methods"]["bond-count"]["properties"] == {"bonds": 2.0} and "ml" in body["methods"]
+    assert main(["-q", "compare", "CCO", "--methods", "ml,bond-count"]) == 0
+    assert "bonds" in capsys.readouterr().out

@@ -24,6 +24,8 @@ from molmtl.cli import main
 README = Path(__file__).resolve().parents[1] / "README.md"
 TINY = ["--max-molecules", "24", "--batch-size", "12", "--epochs", "1", "--accelerator", "cpu", "--no-progress"]
 SHIPPED = "src/molmtl/weights/qm9-painn-hard-19.pt"
+SMALL_DFT = ["--method-opt", "dft.basis=sto-3g", "--method-opt", "dft.thermo=false", "--method-opt", "dft.polarizability=false",
+             "--method-opt", "dft.optimize=false", "--method-opt", "dft.device=cpu"]
 
 #: README command -> (what is appended or how the command is run). ``None``: run as written.
 EXAMPLES: dict[str, object] = {
@@ -35,6 +37,13 @@ EXAMPLES: dict[str, object] = {
     "molmtl predict Fc1cccnc1": None,
     "molmtl predict qm9:4210 --json": None,
     "molmtl predict mols.csv --out preds.csv": None,
+    "molmtl predict CCO qm9:4210 mol.xyz --units eV": None,
+    "molmtl predict mols.smi --workers 2": ["--no-progress"],
+    "molmtl compare qm9:4210 --methods ml,xtb,qm9": ["--method-opt", "xtb.frequencies=false"],
+    "molmtl compare CCO --methods ml,xtb,dft --json": [*SMALL_DFT, "--method-opt", "xtb.frequencies=false"],
+    "molmtl compare Clc1ccccc1 --methods ml,xtb --csv cmp.csv": ["--method-opt", "xtb.frequencies=false"],
+    "molmtl compare CCO --methods xtb,dft --method-opt dft.thermo=false --method-opt xtb.optimize=false": SMALL_DFT,
+    "molmtl plugins methods": None,
     "molmtl train --encoder gcn --strategy hard --weighting upgrad --tasks all --max-molecules 2000 --epochs 10 --out runs/hard": TINY,
     "molmtl plugins strategies": None,
     "molmtl train --encoder gcn --strategy soft --strategy-opt lam=0.01 --strategy-opt same_init=true --weighting dwa "
@@ -71,6 +80,9 @@ EXAMPLES: dict[str, object] = {
     "molmtl dft run CCO --device gpu": ("gpu", "needs GPU4PySCF"),
     "molmtl dft run CCO --device gpu --df-derivatives": ("gpu", "needs GPU4PySCF"),
     "molmtl dft xtb CCO": None,
+    "molmtl dft xtb Clc1ccccc1": ["--no-freq"],
+    "molmtl dft xtb ion.xyz --charge 1 --multiplicity 2": ["--no-freq"],
+    "molmtl dft export results.csv --method xtb --status done": None,
     "molmtl dft batch mols.csv --workers 2": ("replace", ["dft", "batch", "tiny.csv", "--workers", "2", "--basis", "sto-3g", "--no-thermo"]),
     "molmtl dft list": None,
     "molmtl dft show KEY": ("show", None),
@@ -111,6 +123,8 @@ def _files(folder: Path, qm9) -> None:
         w.writerow(["smiles", "gap [eV]"])
         w.writerows([qm9.smiles[r], f"{g:.6f}"] for r, g in zip(rows, gap))
     (folder / "tiny.csv").write_text("smiles,name\n[H][H],hydrogen\nC,methane\n")
+    (folder / "mols.smi").write_text("CCO ethanol\nFc1cccnc1 3-fluoropyridine\n")
+    (folder / "ion.xyz").write_text("3\nwater radical cation\nO 0 0 0.1173\nH 0 0.7572 -0.4692\nH 0 -0.7572 -0.4692\n")
     (folder / "groups.json").write_text(json.dumps([["U0", "U"], ["homo", "lumo"]]))
     (folder / "run.toml").write_text('encoder = "gcn"\ntasks = ["U0", "homo"]\n[encoder_hp]\nhidden = 16\n')
 

@@ -34,7 +34,8 @@ def make_client(scheduler: str | None = None, *, n_workers: int = 1, threads_per
 
     if scheduler:
         return Client(scheduler)
-    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None,
+    # The dashboard on loopback and any free port: two clusters never clash, nothing is exposed.
+    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
                            env={"OMP_NUM_THREADS": str(threads_per_task)})
     return Client(cluster)
 

@@ -125,7 +125,13 @@ class TrainedModel(nn.Module):
     @torch.no_grad()
     def forward(self, batch) -> Tensor:
         """``(B, T)`` float64 predictions in the registry's units for a :class:`MolBatch`."""
-        return self.scaler.denormalize(self.strategy(batch).pred.float(), batch)
+        return self.outputs(batch)[0]
+
+    @torch.no_grad()
+    def outputs(self, batch) -> tuple[Tensor, Tensor | None]:
+        """Predictions (as :meth:`forward`) and the strategy's ``(B, E)`` molecule embedding (or None)."""
+        out = self.strategy(batch)
+        return self.scaler.denormalize(out.pred.float(), batch), out.embedding
 
 
 def save_model(path: str | Path, *, strategy, scaler, config: TrainConfig, split=None,
@@ -206,10 +212,11 @@ CPU_BATCH, GPU_BATCH = 64, 1024
 
 @torch.inference_mode()
 def predict_dataset(model: TrainedModel, dataset, *, batch_size: int | None = None,
-                    device: str | torch.device = "cpu") -> tuple[np.ndarray, np.ndarray]:
+                    device: str | torch.device = "cpu", embeddings: bool = False):
     """Labels and predictions ``(n, T)`` (float64, registry units) of a model on a dataset
     (:class:`~molmtl.data.batching.MolDataset`; labels are NaN where it has none), in the
-    dataset's order.
+    dataset's order; with ``embeddings``, also the ``(n, E)`` float32 molecule embeddings
+    (:attr:`~molmtl.mtl.base.StrategyOutput.embedding`; ``(n, 0)`` when the strategy gives none).
 
     Molecules are batched by size (each batch padded to its own largest molecule): the dense
     encoders' pair work grows as the square of the padded width, and a random batch of QM9
@@ -223,13 +230,21 @@ def predict_dataset(model: TrainedModel, dataset, *, batch_size: int | None = No
     n = len(dataset)
     T = len(model.targets)
     ys, preds = np.full((n, T), np.nan), np.full((n, T), np.nan)
+    emb: np.ndarray | None = None
     order = np.argsort(_atom_counts(dataset), kind="stable")
     for start in range(0, n, batch_size):
         rows = order[start:start + batch_size]
         batch = collate([dataset[int(i)] for i in rows], graph=graph, geometry=geometry).to(device)
-        preds[rows] = model(batch).cpu().numpy()
+        pred, e = model.outputs(batch)
+        preds[rows] = pred.cpu().numpy()
+        if embeddings and e is not None:
+            if emb is None:
+                emb = np.zeros((n, e.shape[1]), dtype=np.float32)
+            emb[rows] = e.float().cpu().numpy()
         if batch.y is not None:
             ys[rows] = batch.y.cpu().numpy()
+    if embeddings:
+        return ys, preds, (emb if emb is not None else np.zeros((n, 0), dtype=np.float32))
     return ys, preds
 
 

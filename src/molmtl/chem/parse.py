@@ -78,7 +78,8 @@ def from_smiles(smiles: str, *, embed: bool = True, name: str | None = None, lar
         kept = max(parts, key=lambda m: (m.GetNumHeavyAtoms(), m.GetNumAtoms()))
         if not largest_fragment:
             raise InputError(f"{smiles.strip()!r} has {len(parts)} fragments ({', '.join(canonical_smiles(m) for m in parts[:4])}); "
-                             "molmtl places one molecule in 3D: give one, or keep the largest with --largest-fragment")
+                             "molmtl places one molecule in 3D: give one, or ask for the largest fragment only "
+                             "(--largest-fragment; largest_fragment in the web API)")
         note = (f"{smiles.strip()} has {len(parts)} fragments; only the largest, {canonical_smiles(kept)}, is used "
                 "(--largest-fragment)")
         rdmol = kept

@@ -2,7 +2,8 @@
 
 Each sub-module defines ``register(app)``; errors meant for the user (``MolmtlError``) become
 one sentence on stderr and exit code 2, as do usage errors (an unknown option, a value of the
-wrong type), which name the command's ``--help``.
+wrong type), which name the command's ``--help``; a calculation that ran and failed
+(``CalculationError``: no SCF convergence) is ``error: calculation failed: ...`` and exit code 1.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import typer
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
 from molmtl import __version__
-from molmtl.cli import data, dft, evaluate, plugins, predict, train
-from molmtl.errors import MolmtlError
+from molmtl.cli import compare, data, dft, evaluate, plugins, predict, relate, serve, train
+from molmtl.errors import CalculationError, MolmtlError
 
 app = typer.Typer(
     name="molmtl",
@@ -54,7 +55,7 @@ def _register_all() -> None:
     global _registered
     if _registered:
         return
-    for module in (data, dft, train, evaluate, predict, plugins):
+    for module in (data, dft, train, evaluate, predict, compare, plugins, relate, serve):
         module.register(app)
     _registered = True
 
@@ -86,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         typer.echo("error: interrupted; finished results are kept.", err=True)
         code = 130
+    except CalculationError as exc:  # the input was fine; the numerics failed on it (SCF, a singular matrix)
+        typer.echo(f"error: calculation failed: {exc}", err=True)
+        code = 1
     except MolmtlError as exc:
         typer.echo(f"error: {exc}", err=True)
         code = 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from pathlib import Path
 
 import typer
@@ -82,15 +83,12 @@ def register(app: typer.Typer) -> None:
         mol = read_molecule(molecule, embed=True, dataset=qm9, charge=charge, multiplicity=multiplicity,
                             largest_fragment=largest_fragment)
         built = build_methods(methods, method_opt or [], store=ResultStore(store), qm9=qm9)
-        estimates = {name: method.estimate_seconds(mol) for name, method in built.items()}
+        estimates = {name: s for name, method in built.items() if math.isfinite(s := _estimate(method, mol))}
         if "dft" not in built:  # the speed-ups are over DFT: its estimate when it does not run
-            try:
-                dft_s = METHODS.build("dft", store=None).estimate_seconds(mol)
-            except MolmtlError:  # e.g. an element outside QM9's protocol
-                dft_s = 0.0
+            dft_s = _estimate(METHODS.build("dft", store=None), mol)
             if dft_s > 0:
                 estimates["dft"] = dft_s
-        if "dft" in built:
+        if "dft" in built and "dft" in estimates:
             minutes = estimates["dft"] / 60
             log.info("DFT (%s) on %s: estimated %.1f minutes on this kind of machine", built["dft"].level_of_theory,
                      mol.formula, minutes)
@@ -112,6 +110,15 @@ def register(app: typer.Typer) -> None:
         for m, r in shown.results.items():
             for w in r.warnings:
                 typer.echo(f"warning: {m}: {w}", err=True)
+
+
+def _estimate(method, mol) -> float:
+    """The method's time estimate (s), NaN where it has none or cannot take the molecule (that
+    method then fails in the comparison with its own sentence, and the others still run)."""
+    try:
+        return method.estimate_seconds(mol)
+    except MolmtlError:
+        return float("nan")
 
 
 __all__ = ["register", "build_methods"]

@@ -71,8 +71,9 @@ class Comparison:
         return [m for m in self.results if not (m == "qm9" and self.reference_source == "qm9")]
 
     def keys(self) -> list[str]:
-        seen = {k for m in self.columns() for k in self.results[m].properties} | set(self.reference)
-        return [k for k in TARGET_KEYS if k in seen]
+        """The properties shown: the registry's in its order, then a plug-in method's own."""
+        seen = [k for m in self.columns() for k in self.results[m].properties] + list(self.reference)
+        return [k for k in TARGET_KEYS if k in seen] + [k for k in dict.fromkeys(seen) if k not in TARGET_KEYS]
 
     def unit_of(self, key: str) -> str:
         for r in self.results.values():
@@ -91,7 +92,7 @@ class Comparison:
         """Method -> (DFT's wall time / its own, whether DFT's time is an estimate)."""
         if "dft" in self.results:
             dft_s, estimated = self.results["dft"].wall_s, False
-        elif "dft" in self.estimates_s:
+        elif self.estimates_s.get("dft", 0) > 0:  # NaN: DFT cannot take the molecule
             dft_s, estimated = self.estimates_s["dft"], True
         else:
             return {}
@@ -191,7 +192,10 @@ def _cell(v) -> str:
 def _error_text(key: str, err: float | None, energy_unit: str) -> str:
     if err is None:
         return "-"
-    target = get_target(key)
+    try:
+        target = get_target(key)
+    except KeyError:  # a plug-in method's own property
+        return f"{err:.3g}"
     if target.chemical_accuracy is None:
         return f"{err:.3g}"
     acc = target.chemical_accuracy * (ENERGY_UNITS[energy_unit] if target.is_energy else 1.0)

@@ -61,6 +61,7 @@ class DFTMethod(Method):
         (``typical.json``; 2 CPU cores, or one GPU for ``device=gpu``)."""
         if molecule.positions is None:
             return float("nan")
+        self.protocol.check(molecule)  # no basis for the element, open shell: one sentence, not PySCF's error
         kind = "dft-gpu" if self.protocol.device == "gpu" else "dft-cpu"
         nbf = self.basis_size(molecule)
 

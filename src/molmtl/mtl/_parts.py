@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from molmtl.errors import InputError
-from molmtl.models.base import AtomFeatures, Encoder
+from molmtl.models.base import AtomFeatures, Encoder, masked_mean
 from molmtl.models.heads import stackable, stacked_heads
 from molmtl.mtl.base import EncoderFactory, HeadFactory
 from molmtl.targets import Target
@@ -50,6 +50,11 @@ class HeadBank(nn.Module):
         if len(heads) > 1 and stackable(heads):
             return stacked_heads(heads, feats, self._is_mean, self._dipole_idx)
         return torch.stack([h(feats).reshape(-1) for h in heads], dim=1)
+
+
+def pooled(*feats: AtomFeatures) -> Tensor:
+    """``(B, sum F)``: each encoder output's masked mean atom features (float32), concatenated."""
+    return torch.cat([masked_mean(f.h.float(), f.mask) for f in feats], dim=-1)
 
 
 def first_linear(head: nn.Module, in_dim: int) -> nn.Linear:

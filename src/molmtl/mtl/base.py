@@ -30,10 +30,15 @@ class StrategyOutput:
         pred: ``(B, T)`` predictions in normalized units, task order = ``strategy.tasks``.
         features: the representation every task reads when the strategy has one shared encoder
             (hard sharing), for torchjd's ``mtl_backward``; None otherwise.
+        embedding: ``(B, E)`` one vector per molecule, the model's own representation of it
+            (the masked mean of the atom features each encoder gives, concatenated over
+            encoders): what :mod:`molmtl.uncertainty` measures distances to the training set in.
+            None when a strategy gives none.
     """
 
     pred: Tensor
     features: list[Tensor] | None = None
+    embedding: Tensor | None = None
 
 
 class Strategy(nn.Module):

@@ -51,7 +51,8 @@ class ClusteredSharing(Strategy):
     def forward(self, batch: MolBatch) -> StrategyOutput:
         outs = [m(batch) for m in self.models]
         pred = torch.cat([o.pred for o in outs], dim=1)[:, self._perm]
-        return StrategyOutput(pred=pred, features=[f for o in outs for f in o.features])
+        embedding = None if any(o.embedding is None for o in outs) else torch.cat([o.embedding for o in outs], dim=-1)
+        return StrategyOutput(pred=pred, features=[f for o in outs for f in o.features], embedding=embedding)
 
     def penalty(self):
         return sum((m.penalty() for m in self.models[1:]), self.models[0].penalty())

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from molmtl.errors import InputError
 from molmtl.models.base import AtomFeatures, MolBatch
-from molmtl.mtl._parts import build_encoder, feature_tensors
+from molmtl.mtl._parts import build_encoder, feature_tensors, pooled
 from molmtl.mtl.base import EncoderFactory, HeadFactory, Strategy, StrategyOutput
 from molmtl.mtl.registry import STRATEGIES
 from molmtl.mtl.stages import encoder_stages
@@ -85,7 +85,7 @@ class CrossStitch(Strategy):
         for k, alpha in enumerate(self.alphas):
             states = _mix(alpha, [stages[k](s, batch) for stages, s in zip(all_stages, states)])
         pred = torch.stack([head(s).reshape(-1) for head, s in zip(self.heads, states)], dim=1)
-        return StrategyOutput(pred=pred, features=[t for s in states for t in feature_tensors(s)])
+        return StrategyOutput(pred=pred, features=[t for s in states for t in feature_tensors(s)], embedding=pooled(*states))
 
     def shared_parameters(self) -> list[nn.Parameter]:
         # Through the off-diagonal stitch weights every task's loss reaches every encoder.

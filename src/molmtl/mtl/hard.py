@@ -20,7 +20,13 @@ from torch import Tensor, nn
 
 from molmtl.errors import InputError
 from molmtl.models.base import MolBatch
-from molmtl.mtl._parts import HeadBank, build_encoder, feature_tensors, first_linear
+from molmtl.mtl._parts import (
+    HeadBank,
+    build_encoder,
+    feature_tensors,
+    first_linear,
+    pooled,
+)
 from molmtl.mtl.base import EncoderFactory, HeadFactory, Strategy, StrategyOutput
 from molmtl.mtl.registry import STRATEGIES
 from molmtl.targets import resolve_tasks
@@ -57,7 +63,7 @@ class HardSharing(Strategy):
 
     def forward(self, batch: MolBatch) -> StrategyOutput:
         feats = self.encoder(batch)
-        return StrategyOutput(pred=self.heads(feats), features=feature_tensors(feats))
+        return StrategyOutput(pred=self.heads(feats), features=feature_tensors(feats), embedding=pooled(feats))
 
     def group_norms(self) -> Tensor:
         """``(T, F)`` L2 norm of each head's first-layer column (one per shared feature)."""

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from molmtl.models.base import MolBatch
-from molmtl.mtl._parts import build_encoder
+from molmtl.mtl._parts import build_encoder, pooled
 from molmtl.mtl.base import EncoderFactory, HeadFactory, Strategy, StrategyOutput
 from molmtl.mtl.registry import STRATEGIES
 from molmtl.targets import resolve_tasks
@@ -36,5 +36,6 @@ class SingleTask(Strategy):
         self.heads = nn.ModuleList(head_factory(t, enc.out_dim) for t, enc in zip(targets, self.encoders))
 
     def forward(self, batch: MolBatch) -> StrategyOutput:
-        cols = [head(enc(batch)).reshape(-1) for enc, head in zip(self.encoders, self.heads)]
-        return StrategyOutput(pred=torch.stack(cols, dim=1))
+        feats = [enc(batch) for enc in self.encoders]
+        cols = [head(f).reshape(-1) for f, head in zip(feats, self.heads)]
+        return StrategyOutput(pred=torch.stack(cols, dim=1), embedding=pooled(*feats))
