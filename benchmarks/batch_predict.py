@@ -81,7 +81,7 @@ def main() -> None:
             out = tmp / f"w{w}.csv"
             runs[f"this checkout, --workers {w}"] = _run([str(data), "--out", str(out), "--workers", str(w), "--no-progress"],
                                                          ROOT / "src", _fresh_cache(tmp / f"cache-{w}"))
-    ref = runs.get(f"this checkout, --workers 1")
+    ref = runs.get("this checkout, --workers 1")
     print(f"molmtl predict on {args.n} test-split SMILES (empty geometry store), {os.cpu_count()} CPU cores")
     print("| run | wall [s] | molecules/s | vs --workers 1 |\n|---|---|---|---|")
     for name, t in runs.items():

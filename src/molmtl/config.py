@@ -194,8 +194,12 @@ class TrainConfig:
 
     def architecture(self) -> dict[str, Any]:
         """The fields that shape the model's parameters: two configs whose architectures are
-        equal give strategies whose weights load into each other."""
-        return {name: getattr(self, name) for name in ARCHITECTURE}
+        equal give strategies whose weights load into each other. (``dipole_bias`` and
+        ``dipole_bias_width`` in ``head_hp`` change a readout, not a parameter's shape: a
+        fine-tuning run may drop them.)"""
+        arch = {name: getattr(self, name) for name in ARCHITECTURE}
+        arch["head_hp"] = {k: v for k, v in arch["head_hp"].items() if k not in ("dipole_bias", "dipole_bias_width")}
+        return arch
 
     def split_for(self, n: int, smiles: list[str]) -> Split:
         """The split a run of this config uses on ``n`` molecules (its spec and sizes, then cut to

@@ -43,12 +43,18 @@ from molmtl.config import TrainConfig
 from molmtl.data.batching import MolDataset, collate
 from molmtl.data.cache import atomic_path
 from molmtl.data.geometries import iter_embedded
-from molmtl.errors import InputError, MolmtlError, NotFoundError
+from molmtl.errors import (
+    InputError,
+    MolmtlError,
+    NotFoundError,
+    UnsupportedMoleculeError,
+)
 from molmtl.models.heads import HEAD_OPTIONS, make_head
 from molmtl.models.normalize import TargetScaler
 from molmtl.models.registry import ENCODERS
 from molmtl.mtl.base import Strategy
 from molmtl.mtl.registry import STRATEGIES
+from molmtl.physics import apply_relations, derived_keys
 from molmtl.registry import check_options
 from molmtl.targets import Target, custom_target, get_target, resolve_target
 from molmtl.units import QM9_ELEMENTS
@@ -56,7 +62,8 @@ from molmtl.units import QM9_ELEMENTS
 log = logging.getLogger(__name__)
 
 FORMAT = "molmtl-model"
-FORMAT_VERSION = 1
+#: 2: dipole heads have no bias after the norm (files of format 1 load with ``dipole_bias=True``).
+FORMAT_VERSION = 2
 
 
 def encoder_class(config: TrainConfig) -> type:
@@ -104,11 +111,15 @@ class TrainedModel(nn.Module):
         info: split, metrics, version and file hash stored with (or taken from) the model file.
     """
 
-    def __init__(self, strategy, scaler, config: TrainConfig, info: dict[str, Any] | None = None):
+    def __init__(self, strategy, scaler, config: TrainConfig, info: dict[str, Any] | None = None, *,
+                 relations: bool = True):
         super().__init__()
         self.strategy, self.scaler, self.config = strategy, scaler, config
         self.targets: tuple[Target, ...] = tuple(scaler.targets)
         self.info = dict(info or {})
+        #: Impose :mod:`molmtl.physics` (computed rotational constants, consistent energies) on
+        #: the heads' outputs; False gives the heads' raw values.
+        self.relations = relations
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -131,7 +142,16 @@ class TrainedModel(nn.Module):
     def outputs(self, batch) -> tuple[Tensor, Tensor | None]:
         """Predictions (as :meth:`forward`) and the strategy's ``(B, E)`` molecule embedding (or None)."""
         out = self.strategy(batch)
-        return self.scaler.denormalize(out.pred.float(), batch), out.embedding
+        pred = self.scaler.denormalize(out.pred.float(), batch)
+        if self.relations:
+            pos = None if batch.pos is None else batch.pos.detach().cpu().double().numpy()
+            fixed = apply_relations(pred.cpu().numpy(), self.keys, batch.z.cpu().numpy(), pos)
+            pred = torch.from_numpy(fixed).to(pred.device)
+        return pred, out.embedding
+
+    def derived(self) -> dict[str, str]:
+        """Outputs the model computes rather than predicts (key -> how; :func:`molmtl.physics.derived_keys`)."""
+        return derived_keys(self.keys, self.needs_geometry) if self.relations else {}
 
 
 def save_model(path: str | Path, *, strategy, scaler, config: TrainConfig, split=None,
@@ -196,6 +216,8 @@ def load_model(path: str | Path) -> TrainedModel:
     """Rebuild a :class:`TrainedModel` from a model file (or a run folder holding ``model.pt``)."""
     body = read_model_file(path)
     config = TrainConfig.from_dict(body["config"])
+    if body.get("format_version", 1) < 2 and "dipole_bias" not in config.head_hp:
+        config = config.replace(head_hp={**config.head_hp, "dipole_bias": True})  # as it was trained
     strategy = build_strategy(config)
     strategy.load_state_dict(body["strategy_state"])
     scaler = TargetScaler([_target(e) for e in body["targets"]], config.max_z)
@@ -261,20 +283,29 @@ def molecule_dataset(model: TrainedModel, molecules: Sequence[Molecule]) -> MolD
                       elements=model.config.elements)
 
 
-def predict_molecules(model: TrainedModel, molecules: Sequence[Molecule], *, batch_size: int | None = None) -> np.ndarray:
-    """``(n, T)`` predictions in the registry's units for molecules (3D models need positions)."""
+def predict_molecules(model: TrainedModel, molecules: Sequence[Molecule], *, batch_size: int | None = None,
+                      embeddings: bool = False):
+    """``(n, T)`` predictions in the registry's units for molecules (3D models need positions);
+    with ``embeddings``, ``(predictions, (n, E) embeddings)`` (:func:`predict_dataset`)."""
     if not molecules:
-        return np.zeros((0, len(model.targets)))
-    return predict_dataset(model, molecule_dataset(model, molecules), batch_size=batch_size)[1]
+        empty = np.zeros((0, len(model.targets)))
+        return (empty, np.zeros((0, 0), dtype=np.float32)) if embeddings else empty
+    out = predict_dataset(model, molecule_dataset(model, molecules), batch_size=batch_size, embeddings=embeddings)
+    return (out[1], out[2]) if embeddings else out[1]
 
 
 def require_model_domain(molecule: Molecule, model: TrainedModel) -> None:
     """UnsupportedMoleculeError unless ``model`` can predict ``molecule``: only the elements it was
-    trained on, neutral, closed shell (the models have no charge or spin input)."""
+    trained on, neutral, closed shell (the models have no charge or spin input). The sentence
+    points to GFN2-xTB, which takes any element to Rn, charge and spin (QM9's DFT protocol has
+    the network's limits)."""
     elements = frozenset(model.config.elements)
     trained_on = ("QM9 molecules of H, C, N, O and F" if elements == QM9_ELEMENTS
                   else f"molecules of {symbols_text(elements)}")
-    require_supported(molecule, elements=elements, method=f"the ML model (trained on neutral, closed-shell {trained_on})")
+    try:
+        require_supported(molecule, elements=elements, method=f"the ML model (trained on neutral, closed-shell {trained_on})")
+    except UnsupportedMoleculeError as exc:
+        raise UnsupportedMoleculeError(f"{exc}; GFN2-xTB takes it: --methods xtb in molmtl compare") from None
 
 
 def predict_smiles(model: TrainedModel, smiles: Sequence[str], *, names: Sequence[str] | None = None,
@@ -304,6 +335,7 @@ class SmilesPrediction:
     molecule: Molecule | None
     values: np.ndarray | None
     error: str | None
+    embedding: np.ndarray | None = None
 
 
 def iter_smiles_predictions(model: TrainedModel, smiles: Sequence[str], *, names: Sequence[str] | None = None,
@@ -333,13 +365,14 @@ def iter_smiles_predictions(model: TrainedModel, smiles: Sequence[str], *, names
 
     def flush(upto: int) -> Iterator[SmilesPrediction]:
         nonlocal next_row
-        values = predict_molecules(model, [m for _, m in pending], batch_size=batch_size) if pending else None
-        done = {i: (m, values[k]) for k, (i, m) in enumerate(pending)}
+        values, emb = (predict_molecules(model, [m for _, m in pending], batch_size=batch_size, embeddings=True)
+                       if pending else (None, None))
+        done = {i: (m, values[k], emb[k] if emb.shape[1] else None) for k, (i, m) in enumerate(pending)}
         pending.clear()
         while next_row < upto:
             i = next_row
-            mol, vals = done.get(i, (None, None))
-            yield SmilesPrediction(i, mol, vals, errors.get(i))
+            mol, vals, e = done.get(i, (None, None, None))
+            yield SmilesPrediction(i, mol, vals, errors.get(i), e)
             next_row += 1
 
     for i, mol, error in stream:

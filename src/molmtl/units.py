@@ -6,6 +6,8 @@ factors PyTorch Geometric uses for QM9, kept identical so our eV labels match Py
 
 from __future__ import annotations
 
+import numpy as np
+
 #: Hartree in eV, as used by PyTorch Geometric's QM9 (CODATA 2018: 27.211386245988).
 HARTREE_TO_EV = 27.211386246
 #: eV in meV.
@@ -23,6 +25,15 @@ AU_TO_DEBYE = 2.541746473
 HARTREE_PER_K_TO_CAL_PER_MOL_K = HARTREE_TO_KCALMOL * 1000.0
 #: Hartree in cm^-1 (CODATA 2018).
 HARTREE_TO_WAVENUMBER = 219474.63136320
+
+#: Boltzmann constant in eV/K (CODATA 2018, exact: 1.380649e-23 J/K / 1.602176634e-19 J/eV).
+BOLTZMANN_EV_PER_K = 1.380649e-23 / 1.602176634e-19
+#: Planck constant (J s, exact) and atomic mass unit (kg, CODATA 2018), for rotational constants.
+PLANCK_J_S = 6.62607015e-34
+AMU_KG = 1.66053906660e-27
+#: QM9's temperature (K) and pressure (Pa) for U, H, G and Cv.
+QM9_TEMPERATURE_K = 298.15
+QM9_PRESSURE_PA = 101325.0
 
 #: Symbols of the elements QM9 contains, by atomic number.
 SYMBOLS = {1: "H", 6: "C", 7: "N", 8: "O", 9: "F"}
@@ -60,6 +71,17 @@ def hartree_to_ev(value):
 def ev_to_hartree(value):
     """eV -> Hartree (works on floats and arrays)."""
     return value / HARTREE_TO_EV
+
+
+def atom_reference_table_hartree(quantity: str, max_z: int | None = None) -> np.ndarray:
+    """``(max_z + 1,)`` QM9's free-atom reference energy (Hartree) for ``quantity`` in U0, U, H, G,
+    by atomic number (0 for elements QM9 has no reference for). A molecule's element counts times
+    this table is its reference sum."""
+    table = np.zeros((max_z if max_z is not None else max(ATOM_REFERENCE_HARTREE)) + 1)
+    for z, refs in ATOM_REFERENCE_HARTREE.items():
+        if z < len(table):
+            table[z] = refs[quantity]
+    return table
 
 
 def atom_reference_hartree(atomic_numbers, quantity: str) -> float:

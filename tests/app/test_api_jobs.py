@@ -10,8 +10,8 @@ import time
 
 import pytest
 from fastapi.testclient import TestClient
-
 from webhelp import settings_for, wait_for_job
+
 from molmtl.app.main import create_app
 from molmtl.app.molecules import molecule_from_query
 from molmtl.dft.store import ResultStore

@@ -9,7 +9,6 @@ import sqlite3
 import time
 
 import httpx
-
 from webhelp import Server, wait_for_job
 
 QUICK = {"optimize": False, "frequencies": False}

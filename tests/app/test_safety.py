@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-
 from webhelp import settings_for
+
 from molmtl.app.main import create_app
 from molmtl.app.security import CONTENT_SECURITY_POLICY
 from molmtl.app.settings import ServerSettings

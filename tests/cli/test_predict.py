@@ -9,7 +9,13 @@ from molmtl.cli import main
 from molmtl.data.batching import MolDataset
 from molmtl.data.splits import random_split
 from molmtl.inference import predict_dataset
-from molmtl.methods.ml import SHIPPED_MODEL, SHIPPED_SMILES_MODEL, MLMethod, load, shipped_model
+from molmtl.methods.ml import (
+    SHIPPED_MODEL,
+    SHIPPED_SMILES_MODEL,
+    MLMethod,
+    load,
+    shipped_model,
+)
 from molmtl.targets import TARGET_KEYS
 from molmtl.training.evaluate import target_metrics
 
@@ -76,7 +82,9 @@ def test_cli_smiles_prediction_uses_the_smiles_model(capsys):
     assert main(["-q", "predict", "Fc1cccnc1"]) == 0
     out, err = capsys.readouterr()
     assert "QM9 4210 (found by InChIKey; in the model's test set" in out and "QM9 label" in out and "meV" in out
-    assert len(out.strip().splitlines()) == 5 + 1 + 19
+    lines = out.strip().splitlines()
+    assert len([line for line in lines if " +- " in line]) == 19  # every property with its sigma
+    assert lines[-1].startswith("domain: ") and any(line.startswith("computed: A, B, C") for line in lines)
     assert "ETKDG + MMFF" not in err  # the geometry is the kind this model was trained on
     # the B3LYP-geometry model, asked for by name, warns that a SMILES geometry is not its kind
     assert main(["-q", "predict", "Fc1cccnc1", "--model", str(SHIPPED_MODEL), "--json"]) == 0

@@ -9,9 +9,9 @@ import sys
 import time
 
 from molmtl.dft.fanout import read_batch_csv, run_batch
-from molmtl.fanout import make_client
 from molmtl.dft.protocol import QM9Protocol
 from molmtl.dft.store import ResultStore
+from molmtl.fanout import make_client
 
 CHEAP = dict(basis="sto-3g", convention="spherical", optimize=False, thermo=False, polarizability=False,
              grid=(40, 110), device="cpu")

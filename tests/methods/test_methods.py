@@ -156,3 +156,16 @@ def test_energies_in_another_unit_are_one_unit_per_result(qm9):
     assert hartree.properties["homo"] == pytest.approx(result.properties["homo"] / 27.211386246)
     with pytest.raises(InputError, match="energy unit"):
         in_energy_unit(result, "kcal")
+
+
+def test_dft_estimate_without_pyscf_uses_the_basis_functions_pyscf_builds():
+    from molmtl.methods.estimate import QM9_BASIS_FUNCTIONS, dft_seconds, qm9_basis_size
+
+    dft = METHODS.build("dft", store=None)
+    ethanol = from_smiles("CCO", embed=True)
+    assert qm9_basis_size(ethanol.atomic_numbers) == dft.basis_size(ethanol)
+    for z, n in QM9_BASIS_FUNCTIONS.items():
+        pair = Molecule(np.array([z, z]), np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 1.2]]), source="xyz")
+        assert dft.basis_size(pair) == 2 * n
+    assert dft.estimate_seconds(ethanol) == pytest.approx(dft_seconds(qm9_basis_size(ethanol.atomic_numbers)))
+    assert qm9_basis_size([6, 16]) is None  # sulfur: not in QM9's basis table

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from molmtl.errors import InputError
 from molmtl.models.base import AtomFeatures
 from molmtl.models.heads import DenseSet2Set, TaskHead, make_head
 from molmtl.targets import TARGETS, get_target
@@ -82,3 +83,15 @@ def test_head_is_a_module_with_reset():
         head.offsets.weight.fill_(1.0)
     head.reset_parameters()
     assert (head.offsets.weight == 0).all()
+
+
+def test_a_faded_dipole_bias_is_zero_for_a_zero_vector_and_whole_for_large_ones():
+    from molmtl.models.heads import biased_norm
+
+    norm = torch.tensor([0.0, 0.01, 10.0])
+    out = biased_norm(norm, torch.tensor(0.3), 0.1)
+    assert out[0] == 0.0 and out[1] == pytest.approx(0.01 + 0.3 * 1e-4 / (1e-4 + 1e-2), rel=1e-5)
+    assert out[2] == pytest.approx(10.3, rel=1e-3)
+    torch.testing.assert_close(biased_norm(norm, torch.tensor(0.3), 0.0), norm + 0.3)
+    with pytest.raises(InputError, match="dipole_bias_width"):
+        make_head(get_target("mu"), 8, dipole_bias=True, dipole_bias_width=-1)

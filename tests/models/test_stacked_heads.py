@@ -22,10 +22,11 @@ def _loop(bank, feats):
     return torch.stack([bank.head(k)(feats).reshape(-1) for k in bank.keys], dim=1)
 
 
-@pytest.mark.parametrize("with_vec", [True, False])
-def test_stacked_equals_per_head_values_and_gradients(feats, with_vec):
+@pytest.mark.parametrize("with_vec,head_hp", [(True, {}), (False, {}), (True, {"dipole_bias": True}),
+                                              (True, {"dipole_bias": True, "dipole_bias_width": 0.4})])
+def test_stacked_equals_per_head_values_and_gradients(feats, with_vec, head_hp):
     torch.manual_seed(1)
-    bank = HeadBank(TARGETS, make_head, 16)  # all 19: sum, mean and dipole readouts
+    bank = HeadBank(TARGETS, lambda t, d: make_head(t, d, **head_hp), 16)  # all 19: sum, mean and dipole readouts
     for p in bank.parameters():  # non-zero offsets and biases, so every term is exercised
         torch.nn.init.normal_(p, std=0.3)
     f = feats if with_vec else type(feats)(h=feats.h, mask=feats.mask, z=feats.z, pos=feats.pos, vec=None)

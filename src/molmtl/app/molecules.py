@@ -14,7 +14,12 @@ import numpy as np
 
 from molmtl.chem.geometry import check_geometry
 from molmtl.chem.molecule import Molecule
-from molmtl.chem.parse import from_smiles, from_xyz_text, molecule_from_rdkit, parse_qm9_id
+from molmtl.chem.parse import (
+    from_smiles,
+    from_xyz_text,
+    molecule_from_rdkit,
+    parse_qm9_id,
+)
 from molmtl.chem.rdkit_util import mol_from_smiles, quiet_rdkit
 from molmtl.chem.validate import domain_problems
 from molmtl.data.qm9 import QM9

@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from molmtl.app import catalogue
-from molmtl.app.molecules import depiction_svg, molecule_from_query, molecule_from_sdf, molecule_from_xyz
+from molmtl.app.molecules import (
+    depiction_svg,
+    molecule_from_query,
+    molecule_from_sdf,
+    molecule_from_xyz,
+)
 from molmtl.app.resources import Resources
 from molmtl.app.schemas import MoleculeSpec
 from molmtl.app.stored import molecule_from_json, molecule_key, molecule_to_json

@@ -49,7 +49,9 @@ def run_job(job_id: str, method: str, options: dict[str, Any], molecule: dict[st
 def _reporter(job_id: str):
     """A progress callback that sends Dask events (nothing outside a Dask worker)."""
     try:
-        from distributed import get_worker  # lazy: Dask takes seconds to import; only workers need it
+        from distributed import (
+            get_worker,  # lazy: Dask takes seconds to import; only workers need it
+        )
 
         worker = get_worker()
     except (ImportError, ValueError):  # not in a Dask worker (a direct call)

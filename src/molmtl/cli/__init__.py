@@ -17,7 +17,19 @@ import typer
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
 from molmtl import __version__
-from molmtl.cli import compare, data, dft, evaluate, plugins, predict, relate, serve, train
+from molmtl.cli import (
+    calibrate,
+    compare,
+    data,
+    dft,
+    evaluate,
+    plugins,
+    predict,
+    refit,
+    relate,
+    serve,
+    train,
+)
 from molmtl.errors import CalculationError, MolmtlError
 
 app = typer.Typer(
@@ -55,7 +67,7 @@ def _register_all() -> None:
     global _registered
     if _registered:
         return
-    for module in (data, dft, train, evaluate, predict, compare, plugins, relate, serve):
+    for module in (data, dft, train, evaluate, calibrate, refit, predict, compare, plugins, relate, serve):
         module.register(app)
     _registered = True
 

@@ -24,6 +24,7 @@ from molmtl.data.csv import read_molecule_list
 from molmtl.data.qm9 import load_qm9
 from molmtl.errors import InputError, MolmtlError
 from molmtl.inference import TrainedModel, iter_smiles_predictions
+from molmtl.methods.domain import assess
 from molmtl.methods.ml import split_part
 from molmtl.methods.result import ENERGY_UNITS
 from molmtl.targets import TARGET_KEYS, column_header
@@ -53,11 +54,11 @@ def predict_file(source: Path, trained: TrainedModel, model_path: str, *, out: P
     qm9 = load_qm9() if lookup and trained.config.data is None else None
     workers = workers or os.cpu_count() or 1
     cols = [(t, *_display(t, energy)) for t in trained.targets]
-    head = ["name", "smiles", *(column_header(t.key, u) for t, u, _ in cols)]
+    head = ["name", "smiles", *(h for t, u, _ in cols for h in (column_header(t.key, u), column_header(f"{t.key}_sigma", u)))]
     qm9_cols = [(t, u, f) for t, u, f in cols if t.key in TARGET_KEYS] if qm9 is not None else []
     if qm9 is not None:
         head += ["qm9_index", "split_part", *(column_header(f"{t.key} QM9", u) for t, u, _ in qm9_cols)]
-    head += ["warnings", "error"]
+    head += ["domain", "domain_reasons", "warnings", "error"]
     failed = 0
     t0 = time.perf_counter()
     with (atomic_path(out) if out is not None else _nullpath()) as tmp:
@@ -71,12 +72,17 @@ def predict_file(source: Path, trained: TrainedModel, model_path: str, *, out: P
             for row in iter_smiles_predictions(trained, smiles, names=names, workers=workers):
                 i = row.index
                 warnings = [w for w in ([notes.get(i)] + list(row.molecule.warnings if row.molecule else [])) if w]
+                trust = None if row.values is None else assess(trained, row.molecule, row.values, row.embedding)
+                sigma = None if trust is None else trust.sigma
                 cells = [names[i], smiles[i]]
-                cells += ["" if row.values is None else f"{float(v) * f:.8g}" for (t, u, f), v in
-                          zip(cols, row.values if row.values is not None else [None] * len(cols))]
+                for j, (t, u, f) in enumerate(cols):
+                    cells += ["" if row.values is None else f"{float(row.values[j]) * f:.8g}",
+                              "" if sigma is None else f"{float(sigma[j]) * f:.3g}"]
                 if qm9 is not None:
                     cells += _qm9_cells(row.molecule, qm9, trained, qm9_cols)
-                cells += ["; ".join(warnings), row.error or ""]
+                domain = {} if trust is None else trust.domain
+                cells += [domain.get("verdict", ""), "; ".join(domain.get("reasons", [])), "; ".join(warnings),
+                          row.error or ""]
                 failed += row.error is not None
                 writer.writerow(cells)
                 fh.flush()

@@ -75,6 +75,7 @@ def register(app: typer.Typer) -> None:
         from molmtl.methods.compare import (
             compare,  # lazy: the methods import torch and PySCF
         )
+        from molmtl.methods.views import domain_lines  # lazy: the same
 
         if not max_dft_minutes > 0:
             raise InputError(f"--max-dft-minutes must be a positive number of minutes, got {max_dft_minutes}")
@@ -107,6 +108,9 @@ def register(app: typer.Typer) -> None:
         name = mol.name or mol.smiles or mol.formula
         typer.echo(f"{name} ({mol.formula}, {mol.n_atoms} atoms; input: {mol.source})")
         typer.echo(shown.table())
+        for m, r in shown.results.items():
+            for line in domain_lines(r):
+                typer.echo(f"{m} {line}")
         for m, r in shown.results.items():
             for w in r.warnings:
                 typer.echo(f"warning: {m}: {w}", err=True)

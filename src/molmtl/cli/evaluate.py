@@ -24,6 +24,20 @@ def _quantity(value: float, unit: str) -> str:
     return f"{value:.4g} {unit}" if unit else f"{value:.4g}"
 
 
+def _uncertainty_report(trained, calibration, part: str, out: Path, *, geometry: str | None, limit: int | None) -> None:
+    """``uncertainty.{md,json,png}`` in ``out``: the calibration's sigma on the split part."""
+    from molmtl.data.cache import cache_dir  # lazy: with the rest of --uncertainty
+    from molmtl.uncertainty.data import split_outputs  # lazy: torch, the model's data
+    from molmtl.uncertainty.report import write_report  # lazy: matplotlib
+
+    outputs = split_outputs(trained, geometry=geometry, parts=(part,), limit=limit, cache=cache_dir() / "uncertainty")
+    report = write_report(out, calibration, outputs[part], trained.targets, part_name=part)
+    for r in report["targets"]:
+        typer.echo(f"{r['key']:>8}: sigma {r['median_sigma']:.3g} {r['unit']} (median), 90% interval covers "
+                   f"{100 * r['coverage']['0.9']:.1f}%, rho(|error|, sigma) {r['spearman']:.2f}, "
+                   f"10% most uncertain {r['ratio']:.2f}x the rest's MAE")
+
+
 def register(app: typer.Typer) -> None:
     @app.command("evaluate")
     def evaluate_cmd(
@@ -36,6 +50,7 @@ def register(app: typer.Typer) -> None:
         stl_dir: Path = typer.Option(None, help="An STL run (folder with model.pt or metrics.json) for Delta_m; with --data its model is evaluated on the same CSV."),
         stl_json: str = typer.Option(None, help="JSON of STL MAEs {key: MAE in display units}, or 'libmtl' for Nash-MTL's."),
         limit: int = typer.Option(None, help="A quick look: only the first N molecules of the split part (metrics.json records how many)."),
+        uncertainty: bool = typer.Option(False, "--uncertainty", help="Also report the model's calibrated sigma (molmtl calibrate) on the split part: interval coverage, rho(|error|, sigma), miscalibration area, NLL, MAE of the 10% most uncertain (uncertainty.md, .json, .png)."),
     ) -> None:
         """Per-target MAE (display units), chemical-accuracy ratio, Delta_m vs STL, parity plots."""
         from molmtl.inference import (
@@ -58,6 +73,8 @@ def register(app: typer.Typer) -> None:
             raise InputError("--limit takes the first molecules of a split part; cut a --data CSV to the rows wanted instead")
         if data is not None and not data.is_file():
             raise InputError(f"CSV file not found: {data}")
+        if uncertainty and data is not None:
+            raise InputError("--uncertainty reports on a part of the model's own split; it does not take a --data CSV")
         if geometry is not None:
             geometry = geometry.strip().lower()
             if geometry not in ("qm9", "rdkit"):
@@ -82,6 +99,15 @@ def register(app: typer.Typer) -> None:
         trained = load_model(model)
         if geometry is not None and trained.config.data is not None:
             raise InputError("--geometry is for models trained on QM9; this one was trained on a CSV")
+        calibration = None
+        if uncertainty:
+            from molmtl.uncertainty.calibration import (
+                calibration_of,  # lazy: only for --uncertainty
+            )
+
+            calibration = calibration_of(trained)
+            if calibration is None:
+                raise InputError(f"{model} has no uncertainty calibration; run 'molmtl calibrate {model}' first")
         suffix = f"-{geometry}" if geometry is not None and geometry != trained.config.geometry else ""
         out = out or default_eval_dir(model, (data.stem if data is not None else split_part) + suffix)
         if data is not None:
@@ -92,6 +118,8 @@ def register(app: typer.Typer) -> None:
             r2 = f", R² {r['r2']:.4f}" if r.get("r2") is not None else ""
             typer.echo(f"{r['key']:>8}: MAE {_quantity(r['mae'], r['unit'])}, RMSE {_quantity(r['rmse'], r['unit'])}{r2}"
                        + (f"  ({r['ratio']:.2f} x chem. acc.)" if r["ratio"] is not None else ""))
+        if calibration is not None:
+            _uncertainty_report(trained, calibration, split_part, out, geometry=geometry, limit=limit)
         if "delta_m_percent" in result:
             typer.echo(f"Delta_m vs STL: {result['delta_m_percent']:+.2f} %")
         if result.get("geometry"):

@@ -52,7 +52,11 @@ def register(app: typer.Typer) -> None:
         )
         from molmtl.methods.ml import MLMethod, load  # lazy: the same
         from molmtl.methods.result import in_energy_unit  # lazy: the same
-        from molmtl.methods.views import header, result_table  # lazy: the same
+        from molmtl.methods.views import (  # lazy: the same
+            domain_lines,
+            header,
+            result_table,
+        )
 
         batch = [m for m in molecules if Path(m.strip()).suffix.lower() in BATCH_SUFFIXES]
         if batch:
@@ -83,6 +87,8 @@ def register(app: typer.Typer) -> None:
                 continue
             typer.echo("\n".join(header(result)))
             typer.echo(result_table(result))
+            for line in domain_lines(result):
+                typer.echo(line)
             for w in result.warnings:
                 typer.echo(f"warning: {w}", err=True)
             if len(molecules) > 1:

@@ -35,7 +35,9 @@ def register(app: typer.Typer) -> None:
         processes. Ctrl-C stops it; jobs still running start again at the next start."""
         import uvicorn  # lazy: the web server's dependencies are only needed here
 
-        from molmtl.app.main import create_app  # lazy: imports torch, FastAPI and the methods
+        from molmtl.app.main import (
+            create_app,  # lazy: imports torch, FastAPI and the methods
+        )
         from molmtl.app.settings import ServerSettings  # lazy: as above
 
         if no_auth and token:

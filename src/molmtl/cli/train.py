@@ -126,6 +126,12 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"model written to {result.model_path}")
         for r in result.metrics.get("test", []):
             typer.echo(f"  test MAE {r['key']:>8}: {_quantity(r['mae'], r['unit'])}")
+        from molmtl.uncertainty.calibrate import (
+            calibrate_after_training,  # lazy: torch and the fitting code, after a run only
+        )
+
+        if calibrate_after_training(result.model_path) is not None:  # skipped, with a log line, without a validation part
+            typer.echo(f"uncertainty calibration written to {result.model_path} (molmtl evaluate --uncertainty reports it)")
 
     app.command("train", cls=RegistryHelp)(with_parameters(train_cmd, config_parameters()))
 

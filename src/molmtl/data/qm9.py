@@ -75,9 +75,7 @@ def raw_to_targets(raw: np.ndarray, z: np.ndarray, offsets: np.ndarray) -> np.nd
     mol_of_atom = np.repeat(np.arange(len(counts)), counts)
     refs = {}
     for q in ("U0", "U", "H", "G"):
-        per_element = np.zeros(max(units.ATOM_REFERENCE_HARTREE) + 1)
-        for el, table in units.ATOM_REFERENCE_HARTREE.items():
-            per_element[el] = table[q]
+        per_element = units.atom_reference_table_hartree(q)
         refs[q] = np.bincount(mol_of_atom, weights=per_element[z], minlength=len(counts))
     ev = units.HARTREE_TO_EV
     out = {

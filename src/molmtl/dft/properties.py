@@ -12,11 +12,7 @@ from pyscf.data.elements import COMMON_ISOTOPE_MASSES
 from pyscf.scf import cphf
 
 from molmtl import units
-
-#: Speed of light, Planck constant and atomic mass unit (CODATA 2018) for rotational constants.
-_H_PLANCK_JS = 6.62607015e-34
-_AMU_KG = 1.66053906660e-27
-_BOHR_M = units.BOHR_TO_ANGSTROM * 1e-10
+from molmtl.chem import rotors
 
 
 def nuclear_charge_center_bohr(mol: gto.Mole) -> np.ndarray:
@@ -60,7 +56,7 @@ def main_isotope_masses(atomic_numbers) -> np.ndarray:
 
 
 def rotational_constants_ghz(atomic_numbers, positions_bohr, masses_amu=None) -> np.ndarray:
-    """Rotational constants :math:`A \\ge B \\ge C = h / (8 \\pi^2 I)` (GHz, ``(3,)``).
+    """Rotational constants :math:`A \\ge B \\ge C` (GHz, ``(3,)``; :func:`molmtl.chem.rotors.rotational_constants_ghz`).
 
     Masses default to the most abundant isotopes, as Gaussian uses. A zero moment of inertia
     (linear molecule) gives ``inf``; QM9 stores 0 there (see :func:`qm9_rotational_constants_ghz`).
@@ -68,19 +64,11 @@ def rotational_constants_ghz(atomic_numbers, positions_bohr, masses_amu=None) ->
     Args:
         atomic_numbers: ``(n,)``.
         positions_bohr: ``(n, 3)`` bohr.
-        masses_amu: ``(n,)`` u; default: :data:`molmtl.units.MAIN_ISOTOPE_MASS`.
+        masses_amu: ``(n,)`` u; default: :func:`main_isotope_masses`.
     """
     z = np.asarray(atomic_numbers, dtype=int)
     m = main_isotope_masses(z) if masses_amu is None else np.asarray(masses_amu, float)
-    r = np.asarray(positions_bohr, float)
-    r = r - m @ r / m.sum()
-    inertia = np.einsum("i,ij,ik->jk", m, r, r)
-    inertia = np.trace(inertia) * np.eye(3) - inertia
-    moments = np.sort(np.linalg.eigvalsh(inertia))  # u bohr^2, ascending -> A, B, C
-    si = moments * _AMU_KG * _BOHR_M**2
-    with np.errstate(divide="ignore"):
-        const = np.where(si > 1e-50, _H_PLANCK_JS / (8 * np.pi**2 * np.maximum(si, 1e-300)), np.inf)
-    return const / 1e9
+    return rotors.rotational_constants_ghz(m, np.asarray(positions_bohr, float) * units.BOHR_TO_ANGSTROM)
 
 
 def qm9_rotational_constants_ghz(atomic_numbers, positions_bohr) -> np.ndarray:

@@ -23,8 +23,8 @@ from scipy import constants as sc
 from molmtl import units
 
 #: QM9's temperature (K) and pressure (Pa).
-T_QM9_K = 298.15
-P_QM9_PA = 101325.0
+T_QM9_K = units.QM9_TEMPERATURE_K
+P_QM9_PA = units.QM9_PRESSURE_PA
 
 _HARTREE_J = sc.physical_constants["Hartree energy"][0]
 _R_HARTREE_PER_K = sc.k / _HARTREE_J  # k_B in Eh/K (per molecule: energies below are per molecule)

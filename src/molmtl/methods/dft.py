@@ -9,12 +9,9 @@ from molmtl.dft.protocol import DFT_MAX_ATOMS, QM9Protocol
 from molmtl.dft.store import ResultStore
 from molmtl.methods.base import Method, Progress
 from molmtl.methods.calculation import stored_calculation
-from molmtl.methods.estimate import stage_seconds
+from molmtl.methods.estimate import dft_seconds
 from molmtl.methods.registry import METHODS
 from molmtl.methods.result import MethodResult
-
-#: Optimization steps assumed for an estimate: from an RDKit geometry, and from a B3LYP one (QM9's).
-STEPS_FROM_EMBEDDING, STEPS_FROM_B3LYP = 8, 2
 
 
 @METHODS.register("dft")
@@ -62,23 +59,9 @@ class DFTMethod(Method):
         if molecule.positions is None:
             return float("nan")
         self.protocol.check(molecule)  # no basis for the element, open shell: one sentence, not PySCF's error
-        kind = "dft-gpu" if self.protocol.device == "gpu" else "dft-cpu"
-        nbf = self.basis_size(molecule)
-
-        def stage(name: str) -> float:
-            t = stage_seconds(kind, name, nbf)
-            return 0.0 if t is None else t
-
-        total = stage("scf")
-        if self.protocol.optimize:
-            steps = STEPS_FROM_B3LYP if molecule.source == "qm9" else STEPS_FROM_EMBEDDING
-            step = stage("optimization_step") or 2 * total  # unmeasured: an SCF and a gradient, about two SCFs
-            total += steps * step
-        if self.protocol.polarizability:
-            total += stage("polarizability")
-        if self.protocol.thermo:
-            total += stage("hessian")
-        return total
+        return dft_seconds(self.basis_size(molecule), optimize=self.protocol.optimize,
+                           from_b3lyp=molecule.source == "qm9", polarizability=self.protocol.polarizability,
+                           thermo=self.protocol.thermo, device=self.protocol.device)
 
     def run(self, molecule: Molecule, progress: Progress | None = None) -> MethodResult:
         warnings = self.check(molecule)
@@ -88,4 +71,4 @@ class DFTMethod(Method):
         result.warnings = warnings + result.warnings
         return result
 
-__all__ = ["DFTMethod", "STEPS_FROM_EMBEDDING", "STEPS_FROM_B3LYP"]
+__all__ = ["DFTMethod"]

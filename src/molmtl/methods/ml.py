@@ -20,7 +20,7 @@ import numpy as np
 from molmtl.chem.molecule import Molecule
 from molmtl.chem.validate import domain_problems
 from molmtl.data.qm9 import QM9, load_qm9
-from molmtl.errors import InputError, UnsupportedMoleculeError
+from molmtl.errors import InputError
 from molmtl.inference import (
     TrainedModel,
     file_sha256,
@@ -30,6 +30,7 @@ from molmtl.inference import (
     require_model_domain,
 )
 from molmtl.methods.base import Method, Progress, no_progress
+from molmtl.methods.domain import assess
 from molmtl.methods.reference import qm9_entry
 from molmtl.methods.registry import METHODS
 from molmtl.methods.result import (
@@ -104,10 +105,7 @@ class MLMethod(Method):
     def check(self, molecule: Molecule) -> list[str]:
         warnings = super().check(molecule) if molecule.positions is not None else []
         trained, _ = load(self.model, source=molecule.source)
-        try:
-            require_model_domain(molecule, trained)
-        except UnsupportedMoleculeError as exc:
-            raise UnsupportedMoleculeError(f"{exc}; GFN2-xTB takes it: --methods xtb (or dft)") from None
+        require_model_domain(molecule, trained)  # its sentence points to xTB
         if trained.needs_geometry and molecule.positions is None:
             raise InputError(f"{molecule.name or molecule.formula} has no 3D geometry, which this model needs")
         return warnings
@@ -123,19 +121,26 @@ class MLMethod(Method):
         warnings += self._warnings(molecule, trained)
         progress("predicting", None)
         t0 = time.perf_counter()
-        values = predict_molecules(trained, [molecule])[0]  # TrainedModel.forward runs under no_grad
+        values, emb = predict_molecules(trained, [molecule], embeddings=True)  # under no_grad
+        values = values[0]
         timings["inference"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        trust = assess(trained, molecule, values, emb[0] if emb.shape[1] else None)
+        timings["uncertainty"] = time.perf_counter() - t0
         props, units = properties_in_registry_units({t.key: v for t, v in zip(trained.targets, values)})
         custom = {t.key: (float(v), t.unit) for t, v in zip(trained.targets, values) if t.key not in props}
         props.update({k: v for k, (v, _) in custom.items()})
         units.update({k: u for k, (_, u) in custom.items()})
+        sigma = {} if trust.sigma is None else dict(zip(trained.keys, (float(x) for x in trust.sigma)))
         result = MethodResult(
             method=self.name, level_of_theory=self.level_of_theory, molecule=molecule_summary(molecule),
-            properties=props, units=units, geometry=Geometry.of(molecule, GEOMETRY_SOURCES.get(molecule.source, molecule.source)),
+            properties=props, units=units, uncertainty={k: sigma.get(k) for k in props}, domain=trust.domain,
+            geometry=Geometry.of(molecule, GEOMETRY_SOURCES.get(molecule.source, molecule.source)),
             timings_s=timings, warnings=warnings,
             provenance={"model": path, "model_sha256": _sha256(path), "encoder": trained.config.encoder,
                         "strategy": trained.config.strategy, "trained_on": "QM9" if trained.config.data is None else trained.config.data,
-                        "training_geometries": trained.config.geometry})
+                        "training_geometries": trained.config.geometry},
+            derived={k: v for k, v in trained.derived().items() if k in props})
         if self.lookup and trained.config.data is None:
             self._add_qm9(result, molecule, trained)
         result.wall_s = time.perf_counter() - t_start

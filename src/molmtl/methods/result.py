@@ -69,6 +69,10 @@ class MethodResult:
         qm9: QM9's entry when the molecule is in QM9: ``index``, ``split_part`` (of the model's
             split, ML only), ``match`` (how it was found), ``same_conformer``, ``rmsd_angstrom``,
             ``labels`` (registry key -> QM9's value, same units), or None.
+        derived: registry key -> how the value was computed rather than predicted (ML: rotational
+            constants from the geometry, energies from exact relations; :mod:`molmtl.physics`).
+        domain: ML only: ``verdict`` (``in``, ``near`` or ``outside`` the model's training domain),
+            ``reasons`` (sentences) and ``suggestion`` (a command to check with, or None).
     """
 
     method: str
@@ -84,6 +88,8 @@ class MethodResult:
     provenance: dict[str, Any] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
     qm9: dict[str, Any] | None = None
+    derived: dict[str, str] = field(default_factory=dict)
+    domain: dict[str, Any] | None = None
 
     def __post_init__(self):
         self.provenance = {"molmtl_version": __version__, **self.provenance}

@@ -20,7 +20,14 @@ def with_sigma(value: float | None, sigma: float | None) -> str:
     """``value +- sigma`` (the sigma to two significant digits), or the value alone."""
     if value is None:
         return "-"
-    return fmt(value) if sigma is None else f"{fmt(value)} +- {sigma:.2g}"
+    return fmt(value) if sigma is None else f"{fmt(value)} +- {_two_digits(sigma)}"
+
+
+def _two_digits(sigma: float) -> str:
+    """Sigma to two significant digits, without an exponent in the range a table shows (120, not 1.2e+02)."""
+    if sigma != sigma or sigma == 0 or not 1e-4 <= abs(sigma) < 1e6:
+        return f"{sigma:.2g}"
+    return f"{float(f'{sigma:.2g}'):.10g}"
 
 
 def result_table(result: MethodResult) -> str:
@@ -39,7 +46,26 @@ def result_table(result: MethodResult) -> str:
             err = abs(value - label) if (value is not None and label is not None) else None
             line += f" {fmt(label):>16} {('-' if err is None else f'{err:.3g}'):>10}"
         lines.append(line + f"  {result.units.get(key, '')}")
-    return "\n".join(lines)
+    return "\n".join(lines + derived_notes(result.derived))
+
+
+def derived_notes(derived: dict[str, str]) -> list[str]:
+    """``computed: A, B, C (from ...)`` lines, one per way of computing."""
+    by_how: dict[str, list[str]] = {}
+    for key, how in derived.items():
+        by_how.setdefault(how, []).append(key)
+    return [f"computed: {', '.join(keys)} ({how})" for how, keys in by_how.items()]
+
+
+def domain_lines(result: MethodResult) -> list[str]:
+    """``domain: near (reason; reason)`` and the suggestion to check with DFT, for ML results."""
+    if not result.domain:
+        return []
+    d = result.domain
+    lines = [f"domain: {d['verdict']}" + (f" ({'; '.join(d['reasons'])})" if d.get("reasons") else "")]
+    if d.get("suggestion"):
+        lines.append(d["suggestion"])
+    return lines
 
 
 def header(result: MethodResult) -> list[str]:
@@ -62,4 +88,4 @@ def header(result: MethodResult) -> list[str]:
     return lines
 
 
-__all__ = ["fmt", "with_sigma", "result_table", "header"]
+__all__ = ["fmt", "with_sigma", "result_table", "derived_notes", "domain_lines", "header"]

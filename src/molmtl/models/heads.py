@@ -11,11 +11,16 @@ Readouts (``Target.readout``):
 * ``dipole``: atomic charges :math:`q_i = \mathrm{MLP}(h_i)` made neutral
   (:math:`q_i \leftarrow q_i - \bar q`), plus atomic dipoles :math:`\vec\mu_i = W \vec v_i`
   when the encoder has vector features (PaiNN), :math:`\hat y = \|\sum_i q_i \vec r_i +
-  \vec\mu_i\| + b`; neutral charges make it independent of the origin. Without positions (2D
-  encoders) it falls back to ``sum``. :class:`~molmtl.models.normalize.TargetScaler` divides
-  dipole targets by their RMS and does not shift them, so the norm is the normalized prediction;
-  a learned scalar bias (0 at start) is added so that a plain z-score normalization, which
-  shifts, also works.
+  \vec\mu_i\|`; neutral charges make it independent of the origin, and with no bias after the
+  norm a molecule whose symmetry forbids a dipole (methane, benzene, CO2) gets 0 D, as PaiNN's
+  equivariant features make the vector vanish. Without positions (2D encoders) it falls back to
+  ``sum``. :class:`~molmtl.models.normalize.TargetScaler` divides dipole targets by their RMS and
+  never shifts them, so the norm is the normalized prediction. (Models saved before format 2
+  added a learned bias after the norm, which gave every symmetric molecule the same nonzero
+  dipole; ``dipole_bias=True`` keeps them loading as they were trained, and with
+  ``dipole_bias_width`` w > 0 the bias fades in as :math:`b\,r^2/(r^2 + w^2)` for norms
+  :math:`r` near w, so that a vanishing vector still gives 0 D while larger ones get the bias they
+  were trained with.)
 
 Readouts run in float32 with autocast off: a bf16 sum over 29 atoms would cost accuracy.
 """
@@ -25,6 +30,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from molmtl.errors import InputError
 from molmtl.models.base import MAX_Z, AtomFeatures, masked_mean, masked_sum
 from molmtl.registry import options_of
 from molmtl.targets import Target
@@ -87,18 +93,29 @@ class TaskHead(nn.Module):
             features have vectors. (default: :obj:`True`)
         set2set (bool, optional): replace the readout by Set2Set + MLP (Gilmer et al.'s readout;
             no physics in it). (default: :obj:`False`)
+        dipole_bias (bool, optional): add a learned bias after a dipole readout's norm (how models
+            before format 2 were built; it breaks mu = 0 for symmetric molecules). (default: :obj:`False`)
+        dipole_bias_width (float, optional): with ``dipole_bias``, the norm (normalized units) over
+            which the bias fades in, :math:`b\,r^2/(r^2 + w^2)`; 0 adds it whole. (default: :obj:`0.0`)
         max_z (int, optional): largest atomic number with an offset. (default: :obj:`10`)
     """
 
     def __init__(self, target: Target, in_dim: int, hidden: int | None = None, *, element_offsets: bool = True,
-                 atomic_dipoles: bool = True, set2set: bool = False, max_z: int = MAX_Z):
+                 atomic_dipoles: bool = True, set2set: bool = False, dipole_bias: bool = False,
+                 dipole_bias_width: float = 0.0, max_z: int = MAX_Z):
         super().__init__()
         self.target, self.readout = target, target.readout
         hidden = hidden or max(in_dim // 2, 16)
         self.set2set = DenseSet2Set(in_dim) if set2set else None
         self.mlp = _mlp(2 * in_dim if set2set else in_dim, hidden, 1)
         self.offsets = nn.Embedding(max_z + 1, 1) if (element_offsets and self.readout == "sum" and not set2set) else None
+        # Added to every readout but a dipole norm (unless asked, for old files); a 2D encoder's
+        # dipole falls back to a sum, which takes it.
         self.bias = nn.Parameter(torch.zeros(()))
+        self.dipole_bias = bool(dipole_bias)
+        if not (isinstance(dipole_bias_width, (int, float)) and dipole_bias_width >= 0):
+            raise InputError(f"dipole_bias_width must be a number >= 0, got {dipole_bias_width!r}")
+        self.dipole_bias_width = float(dipole_bias_width)
         self.dipole_proj = nn.Linear(in_dim, 1, bias=False) if (atomic_dipoles and self.readout == "dipole") else None
         self.reset_parameters()
 
@@ -130,7 +147,9 @@ class TaskHead(nn.Module):
                 return self.mlp(self.set2set(feats.h.float(), feats.mask)).squeeze(-1) + self.bias
             if self.readout == "dipole" and feats.pos is not None:
                 mu = self.dipole_vector(feats)
-                return torch.sqrt((mu * mu).sum(-1) + 1e-12) + self.bias
+                norm = torch.sqrt((mu * mu).sum(-1) + 1e-12)
+                # without dipole_bias the bias is unused; times 0 it stays in the graph (a zero gradient, as DDP wants)
+                return biased_norm(norm, self.bias, self.dipole_bias_width) if self.dipole_bias else norm + 0.0 * self.bias
             out = self.atom_outputs(feats)
             if self.readout == "mean":
                 return masked_mean(out, feats.mask) + self.bias
@@ -149,12 +168,22 @@ def make_head(target: Target, in_dim: int, **kw) -> nn.Module:
 HEAD_OPTIONS = options_of(TaskHead, injected=("target", "in_dim", "max_z"))
 
 
+def biased_norm(norm: Tensor, bias: Tensor, width) -> Tensor:
+    """``norm + bias``, or with ``width`` > 0 ``norm + bias * norm^2 / (norm^2 + width^2)`` (0 at 0);
+    ``width`` a float or a tensor broadcasting with ``norm`` (entries 0: the whole bias)."""
+    width = torch.as_tensor(width, dtype=norm.dtype, device=norm.device)
+    sq = norm * norm
+    fade = torch.where(width > 0, sq / (sq + width * width).clamp(min=1e-30), torch.ones_like(sq))
+    return norm + bias * fade
+
+
 def _readout(out: Tensor, feats: AtomFeatures, is_mean: Tensor, dipole_idx: Tensor, bias: Tensor,
-             dipole_weight: Tensor | None) -> Tensor:
+             dipole_weight: Tensor | None, norm_bias: Tensor | None = None, norm_width: Tensor | None = None) -> Tensor:
     """``(B, T)`` predictions from per-atom outputs ``out`` ``(B, N, T)`` (offsets already added,
     0 on padding): sums, means (``is_mean``), and for the ``dipole_idx`` columns the norm of
-    neutralized charges x positions plus ``dipole_weight`` ``(D, F)`` x vector features; + ``bias``.
-    Runs in float32 (call it with autocast off)."""
+    neutralized charges x positions plus ``dipole_weight`` ``(D, F)`` x vector features; + ``bias``,
+    except that the norms get ``norm_bias`` ``(D,)`` (default 0), faded in over ``norm_width``
+    (:func:`biased_norm`). Runs in float32 (call it with autocast off)."""
     mask = feats.mask.to(torch.float32)
     total = out.sum(dim=1)
     count = mask.sum(dim=1, keepdim=True).clamp(min=1)
@@ -166,19 +195,22 @@ def _readout(out: Tensor, feats: AtomFeatures, is_mean: Tensor, dipole_idx: Tens
         if dipole_weight is not None and feats.vec is not None:
             v = torch.einsum("bncf,df->bndc", feats.vec.float(), dipole_weight)
             mu = mu + (v * mask[..., None, None]).sum(1)
-        norm = torch.sqrt((mu * mu).sum(-1) + 1e-12) + bias.index_select(0, dipole_idx)
+        norm = torch.sqrt((mu * mu).sum(-1) + 1e-12)
+        if norm_bias is not None:
+            norm = biased_norm(norm, norm_bias, 0.0 if norm_width is None else norm_width)
         pred = pred.index_copy(1, dipole_idx, norm)
     return pred
 
 
 def stackable(heads) -> bool:
     """True when :func:`stacked_heads` can evaluate ``heads`` (plain :class:`TaskHead` objects,
-    no Set2Set, one MLP shape, one offset table size, atomic dipoles on all dipole heads or none)."""
+    no Set2Set, one MLP shape, one offset table size, atomic dipoles and a bias after the norm on
+    all dipole heads or none)."""
     if not heads or not all(type(h) is TaskHead and h.set2set is None for h in heads):
         return False
     shapes = {(h.mlp[0].weight.shape, h.mlp[2].weight.shape) for h in heads}
     zs = {h.offsets.num_embeddings for h in heads if h.offsets is not None}
-    dip = {h.dipole_proj is not None for h in heads if h.readout == "dipole"}
+    dip = {(h.dipole_proj is not None, h.dipole_bias, h.dipole_bias_width) for h in heads if h.readout == "dipole"}
     return len(shapes) == 1 and len(zs) <= 1 and len(dip) <= 1
 
 
@@ -210,7 +242,9 @@ def stacked_heads(heads, feats: AtomFeatures, is_mean: Tensor | None = None, dip
     b1 = torch.cat([h.mlp[0].bias for h in heads], 0)
     w2 = torch.cat([h.mlp[2].weight for h in heads], 0)  # (T, H)
     b2 = torch.cat([h.mlp[2].bias for h in heads], 0)  # (T,)
-    bias = torch.stack([h.bias for h in heads])
+    norms = feats.pos is not None  # dipole heads read out a norm, which takes no bias (unless dipole_bias)
+    bias = torch.stack([h.bias if not (norms and h.readout == "dipole" and not h.dipole_bias) else 0.0 * h.bias
+                        for h in heads])
     dipole_heads = [h for h in heads if h.readout == "dipole"]
     with torch.autocast(device.type, enabled=False):
         mask = feats.mask.to(torch.float32)
@@ -224,8 +258,11 @@ def stacked_heads(heads, feats: AtomFeatures, is_mean: Tensor | None = None, dip
             out = out + table[feats.z] * mask.unsqueeze(-1)
         weight = (torch.cat([h.dipole_proj.weight for h in dipole_heads], 0)
                   if dipole_heads and dipole_heads[0].dipole_proj is not None else None)  # (D, F)
-        return _readout(out, feats, is_mean, dipole_idx, bias, weight)
+        biased = any(h.dipole_bias for h in dipole_heads)
+        norm_bias = torch.stack([h.bias for h in dipole_heads]) if biased else None
+        norm_width = torch.tensor([h.dipole_bias_width for h in dipole_heads], device=device) if biased else None
+        return _readout(out, feats, is_mean, dipole_idx, bias, weight, norm_bias, norm_width)
 
 
 
-__all__ = ["HEAD_OPTIONS", "TaskHead", "DenseSet2Set", "make_head", "stackable", "stacked_heads"]
+__all__ = ["HEAD_OPTIONS", "TaskHead", "biased_norm", "DenseSet2Set", "make_head", "stackable", "stacked_heads"]

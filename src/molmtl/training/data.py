@@ -157,7 +157,8 @@ def fit_scaler(dataset: MolDataset, targets, kind: str = "element", max_z: int =
     """A :class:`~molmtl.models.normalize.TargetScaler` fitted on ``dataset``'s labels.
 
     ``kind="element"``: per-element references (sum targets) + standardization (the default);
-    ``kind="zscore"``: plain per-target mean and standard deviation (the LibMTL protocol).
+    ``kind="zscore"``: plain per-target mean and standard deviation (the LibMTL protocol; dipole
+    targets: their RMS, no shift).
     ``max_z``: the largest atomic number with a reference (``TrainConfig.max_z``).
     """
     items = [dataset[i] for i in range(len(dataset))]
@@ -168,6 +169,10 @@ def fit_scaler(dataset: MolDataset, targets, kind: str = "element", max_z: int =
     y = whole.y.numpy()
     with np.errstate(all="ignore"):
         mean, std = np.nanmean(y, axis=0), np.nanstd(y, axis=0, ddof=1)
+        # A dipole head predicts a norm: divided by the RMS, never shifted (as ``element`` does).
+        dipole = np.array([t.readout == "dipole" for t in scaler.targets])
+        mean[dipole] = 0.0
+        std[dipole] = np.sqrt(np.nanmean(y[:, dipole] ** 2, axis=0))
     scaler.shift.copy_(torch.from_numpy(np.nan_to_num(mean)))
     scaler.scale.copy_(torch.from_numpy(np.where(np.isfinite(std) & (std > 0), std, 1.0)))
     return scaler

@@ -8,7 +8,14 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from molmtl.app import resolve
 from molmtl.app.resources import Resources, get_resources
-from molmtl.app.schemas import EstimateRequest, MethodCheck, MoleculeInfo, MoleculeSpec, Problem, Qm9Pick
+from molmtl.app.schemas import (
+    EstimateRequest,
+    MethodCheck,
+    MoleculeInfo,
+    MoleculeSpec,
+    Problem,
+    Qm9Pick,
+)
 from molmtl.app.stored import molecule_from_json
 from molmtl.errors import NotFoundError
 
