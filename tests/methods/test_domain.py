@@ -51,3 +51,14 @@ def test_an_element_the_model_never_saw_is_refused_with_the_xtb_suggestion(ml, t
     # ethanol is predicted (3 heavy atoms: QM9 has few that small, so its verdict is not "in")
     assert rows[0]["error"] == "" and rows[0]["domain"] in ("near", "outside") and float(rows[0]["U0_sigma [meV]"]) > 0
     assert "Cl" in rows[1]["error"] and "--methods xtb" in rows[1]["error"]
+
+
+def test_the_dft_suggestion_for_a_geometry_file_names_the_file(tmp_path, monkeypatch, capsys):
+    # two H atoms 1e9 Angstrom apart: outside the domain, so predict prints the suggestion, and it
+    # must repeat the path given (the same geometry), not the file's stem
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "far.xyz").write_text("2\n\nH 0 0 0\nH 0 0 1e9\n")
+    assert main(["predict", "sub/far.xyz"]) == 0
+    line = next(s for s in capsys.readouterr().out.splitlines() if s.startswith("check with DFT"))
+    assert "molmtl compare sub/far.xyz --methods ml,xtb,dft" in line

@@ -23,6 +23,8 @@ class Molecule:
         name: a label for tables (file name, QM9 id, the SMILES given).
         qm9_index: QM9's molecule index (1..133885) when the molecule came from QM9.
         source: how it was made: ``smiles``, ``xyz``, ``sdf``, ``qm9``.
+        path: the file it was read from, as the user gave it (None for other inputs): what a
+            suggested command names.
     """
 
     atomic_numbers: np.ndarray
@@ -34,6 +36,7 @@ class Molecule:
     qm9_index: int | None = None
     source: str = "unknown"
     warnings: tuple[str, ...] = field(default=())
+    path: str | None = None
 
     def __post_init__(self):
         z = np.asarray(self.atomic_numbers, dtype=np.int64).reshape(-1)
@@ -78,7 +81,7 @@ class Molecule:
 
     def with_positions(self, positions: np.ndarray, source: str | None = None) -> "Molecule":
         """A copy with a new geometry (Angstrom)."""
-        return replace(self, positions=np.asarray(positions, dtype=np.float64), source=source or self.source)
+        return replace(self, positions=np.asarray(positions, dtype=np.float64), source=source or self.source, path=None)
 
     def to_xyz(self, comment: str | None = None) -> str:
         """XYZ text (Angstrom)."""

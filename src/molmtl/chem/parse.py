@@ -222,10 +222,11 @@ def _parse_molecule(spec: str, *, embed: bool = True, qm9_molecule: Callable[[in
             raise NotFoundError(f"file not found: {text}")
         suffix = path.suffix.lower()
         if suffix == ".xyz":
-            return from_xyz_text(path.read_text(errors="replace"), name=path.stem, charge=charge or 0, multiplicity=multiplicity)
+            mol = from_xyz_text(path.read_text(errors="replace"), name=path.stem, charge=charge or 0, multiplicity=multiplicity)
+            return replace(mol, path=text)
         if suffix in (".sdf", ".mol"):
             mol = from_mol_file(path)
-            return _with_charge(mol, charge, multiplicity, "the SDF/MOL file's formal charges and radicals")
+            return replace(_with_charge(mol, charge, multiplicity, "the SDF/MOL file's formal charges and radicals"), path=text)
         raise InputError(f"{text}: unsupported file type {suffix!r}; give .xyz, .sdf or .mol (or a CSV where a command takes many)")
     qm9_index = parse_qm9_id(text)
     if qm9_index is not None:

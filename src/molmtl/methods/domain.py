@@ -93,8 +93,12 @@ def structural_verdict(molecule: Molecule, trained: TrainedModel) -> tuple[str, 
 
 def dft_suggestion(molecule: Molecule) -> str:
     """``check with DFT: molmtl compare MOL --methods ml,xtb,dft (DFT: about N minutes here)``."""
-    target = molecule.smiles if molecule.source == "smiles" and molecule.smiles else (molecule.name or molecule.smiles
-                                                                                       or molecule.formula)
+    if molecule.path:  # a file: the same geometry again
+        target = molecule.path
+    elif molecule.source == "smiles" and molecule.smiles:
+        target = molecule.smiles
+    else:
+        target = molecule.name or molecule.smiles or molecule.formula
     line = f"check with DFT: molmtl compare {shlex.quote(str(target))} --methods ml,xtb,dft"
     n_basis = qm9_basis_size(molecule.atomic_numbers)
     if n_basis is not None:
