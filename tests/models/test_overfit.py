@@ -12,11 +12,11 @@ from molmtl.models.registry import ENCODERS
 from molmtl.mtl._parts import HeadBank
 from molmtl.targets import TARGETS
 
-HPARAMS = {"gcn": {"hidden": 32}, "mpnn": {"hidden": 32}, "painn": {"hidden": 32, "num_layers": 2}}
+HPARAMS = {"gcn": {"hidden": 32}, "mpnn": {"hidden": 32}, "dmpnn": {"hidden": 32}, "painn": {"hidden": 32, "num_layers": 2}}
 MAX_STEPS = 300
 
 
-@pytest.mark.parametrize("name,stacked", [("gcn", False), ("mpnn", False), ("painn", False), ("painn", True)])
+@pytest.mark.parametrize("name,stacked", [("gcn", False), ("mpnn", False), ("dmpnn", False), ("painn", False), ("painn", True)])
 def test_overfits_one_batch(name, stacked, batch8):
     enc = ENCODERS.build(name, **HPARAMS[name])
     if stacked:  # the heads hard sharing trains: evaluated as one batched computation
