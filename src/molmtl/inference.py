@@ -8,7 +8,13 @@ plain dict saved with ``torch.save`` (tensors and builtins only, so it loads wit
      "config": TrainConfig.to_dict(), "targets": [{"key", "unit"}, ...],
      "strategy_state": {...}, "scaler_state": {...},
      "split": {"id", "name", "sizes"}, "metrics": {...},
-     "uncertainty": {...}}  # optional: the calibration molmtl calibrate wrote (molmtl.uncertainty)
+     "uncertainty": {...},  # optional: the calibration molmtl calibrate wrote (molmtl.uncertainty)
+     "companions": [{"model": {...}, "weights": {"mu": 0.6}}]}  # optional: molmtl blend (below)
+
+A *companion* is a second model (its own file body, nested) whose predictions are blended into
+some of the model's outputs: ``y_k = (1 - w_k) * own_k + w_k * companion_k``, before the physics
+relations. ``molmtl blend`` fits ``w_k`` on the validation part, e.g. a 2D D-MPNN's dipole moment
+into the SMILES model, whose MMFF conformer misleads its own dipole head (BENCHMARKS.md).
 
 :func:`build_strategy` turns a config's plug-in names into objects through the registries (the
 one place that does, for a new run and for a model file alike); :func:`load_model` rebuilds a
@@ -62,8 +68,10 @@ from molmtl.units import QM9_ELEMENTS
 log = logging.getLogger(__name__)
 
 FORMAT = "molmtl-model"
-#: 2: dipole heads have no bias after the norm (files of format 1 load with ``dipole_bias=True``).
-FORMAT_VERSION = 2
+#: 2: dipole heads have no bias after the norm (files of format 1 load with ``dipole_bias=True``);
+#: 3: companions (written only by files that have them, so a file without reads in molmtl of format 2).
+FORMAT_VERSION = 3
+_PLAIN_FORMAT = 2
 
 
 def encoder_class(config: TrainConfig) -> type:
@@ -112,7 +120,7 @@ class TrainedModel(nn.Module):
     """
 
     def __init__(self, strategy, scaler, config: TrainConfig, info: dict[str, Any] | None = None, *,
-                 relations: bool = True):
+                 relations: bool = True, companions: Sequence[tuple["TrainedModel", dict[str, float]]] = ()):
         super().__init__()
         self.strategy, self.scaler, self.config = strategy, scaler, config
         self.targets: tuple[Target, ...] = tuple(scaler.targets)
@@ -120,6 +128,11 @@ class TrainedModel(nn.Module):
         #: Impose :mod:`molmtl.physics` (computed rotational constants, consistent energies) on
         #: the heads' outputs; False gives the heads' raw values.
         self.relations = relations
+        #: ``(model, {key: weight})`` pairs blended into the outputs (:meth:`outputs`).
+        self.companions = nn.ModuleList(m for m, _ in companions)
+        self.companion_weights: list[dict[str, float]] = [dict(w) for _, w in companions]
+        for model, weights in companions:
+            check_companion(self, model, weights)
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -127,11 +140,13 @@ class TrainedModel(nn.Module):
 
     @property
     def needs_graph(self) -> bool:
-        return bool(encoder_class(self.config).needs_graph)
+        """Batches need 2D graphs (for the encoder or a companion's)."""
+        return bool(encoder_class(self.config).needs_graph) or any(m.needs_graph for m in self.companions)
 
     @property
     def needs_geometry(self) -> bool:
-        return bool(encoder_class(self.config).needs_geometry)
+        """Batches need 3D positions (for the encoder or a companion's)."""
+        return bool(encoder_class(self.config).needs_geometry) or any(m.needs_geometry for m in self.companions)
 
     @torch.no_grad()
     def forward(self, batch) -> Tensor:
@@ -143,6 +158,11 @@ class TrainedModel(nn.Module):
         """Predictions (as :meth:`forward`) and the strategy's ``(B, E)`` molecule embedding (or None)."""
         out = self.strategy(batch)
         pred = self.scaler.denormalize(out.pred.float(), batch)
+        for model, weights in zip(self.companions, self.companion_weights):
+            theirs = model.scaler.denormalize(model.strategy(batch).pred.float(), batch)
+            for key, w in weights.items():
+                i, j = self.keys.index(key), model.keys.index(key)
+                pred[:, i] = (1.0 - w) * pred[:, i] + w * theirs[:, j]
         if self.relations:
             pos = None if batch.pos is None else batch.pos.detach().cpu().double().numpy()
             fixed = apply_relations(pred.cpu().numpy(), self.keys, batch.z.cpu().numpy(), pos)
@@ -154,20 +174,57 @@ class TrainedModel(nn.Module):
         return derived_keys(self.keys, self.needs_geometry) if self.relations else {}
 
 
-def save_model(path: str | Path, *, strategy, scaler, config: TrainConfig, split=None,
-               metrics: dict[str, Any] | None = None) -> Path:
-    """Write the model file atomically (a crash leaves the old file or none)."""
+def check_companion(model: TrainedModel, companion: TrainedModel, weights: dict[str, float]) -> None:
+    """InputError unless ``companion`` can be blended into ``model`` for ``weights``' keys: both
+    predict each key, each weight is in [0, 1], and the two read molecules alike (the same
+    elements: a 2D encoder's atom features are one-hot over them)."""
+    for key, w in weights.items():
+        if key not in model.keys or key not in companion.keys:
+            raise InputError(f"a blended output must be a target of both models; {key!r} is not "
+                             f"({', '.join(model.keys)} / {', '.join(companion.keys)})")
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0.0 <= w <= 1.0:
+            raise InputError(f"a blend weight must be a number in [0, 1], got {w!r} for {key}")
+    if tuple(companion.config.elements) != tuple(model.config.elements):
+        raise InputError(f"the companion model was trained on elements {symbols_text(companion.config.elements)}, "
+                         f"the model on {symbols_text(model.config.elements)}: they must be the same")
+    if companion.companions:
+        raise InputError("a companion model cannot have companions of its own")
+
+
+def model_body(*, strategy, scaler, config: TrainConfig, split=None, metrics: dict[str, Any] | None = None,
+               companions: Sequence[tuple[TrainedModel, dict[str, float]]] = ()) -> dict[str, Any]:
+    """The dict a model file holds (the module's docstring); ``split`` a
+    :class:`~molmtl.data.splits.Split` or its entry as a model file holds it."""
     body = {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+        "format_version": FORMAT_VERSION if companions else _PLAIN_FORMAT,
         "molmtl_version": __version__,
         "config": config.to_dict(),
         "targets": [{"key": t.key, "unit": t.unit} for t in scaler.targets],
         "strategy_state": {k: v.detach().cpu() for k, v in strategy.state_dict().items()},
         "scaler_state": {k: v.detach().cpu() for k, v in scaler.state_dict().items()},
-        "split": None if split is None else {"id": split.id, "name": split.name, "sizes": list(split.sizes())},
+        "split": split if split is None or isinstance(split, dict) else
+        {"id": split.id, "name": split.name, "sizes": list(split.sizes())},
         "metrics": metrics or {},
     }
+    if companions:
+        body["companions"] = [{"model": companion_body(m), "weights": {k: float(v) for k, v in w.items()}}
+                              for m, w in companions]
+    return body
+
+
+def companion_body(model: TrainedModel) -> dict[str, Any]:
+    """A loaded model's file body again (its split and metrics as loaded; no calibration)."""
+    return model_body(strategy=model.strategy, scaler=model.scaler, config=model.config,
+                      split=model.info.get("split"), metrics=model.info.get("metrics"))
+
+
+def save_model(path: str | Path, *, strategy, scaler, config: TrainConfig, split=None,
+               metrics: dict[str, Any] | None = None,
+               companions: Sequence[tuple[TrainedModel, dict[str, float]]] = ()) -> Path:
+    """Write the model file atomically (a crash leaves the old file or none)."""
+    body = model_body(strategy=strategy, scaler=scaler, config=config, split=split, metrics=metrics,
+                      companions=companions)
     path = Path(path)
     with atomic_path(path) as tmp:
         torch.save(body, tmp)
@@ -215,6 +272,18 @@ def _target(entry: dict) -> Target:
 def load_model(path: str | Path) -> TrainedModel:
     """Rebuild a :class:`TrainedModel` from a model file (or a run folder holding ``model.pt``)."""
     body = read_model_file(path)
+    model = model_from_body(body, path=str(model_path(path)))
+    companions = []
+    for entry in body.get("companions") or []:
+        companion = model_from_body(entry["model"], path=f"{model_path(path)} (companion)")
+        companions.append((companion, dict(entry["weights"])))
+    if companions:
+        model = TrainedModel(model.strategy, model.scaler, model.config, model.info, companions=companions).eval()
+    return model
+
+
+def model_from_body(body: dict[str, Any], *, path: str) -> TrainedModel:
+    """A :class:`TrainedModel` (without companions) from a model file's dict."""
     config = TrainConfig.from_dict(body["config"])
     if body.get("format_version", 1) < 2 and "dipole_bias" not in config.head_hp:
         config = config.replace(head_hp={**config.head_hp, "dipole_bias": True})  # as it was trained
@@ -223,7 +292,7 @@ def load_model(path: str | Path) -> TrainedModel:
     scaler = TargetScaler([_target(e) for e in body["targets"]], config.max_z)
     scaler.load_state_dict(body["scaler_state"])
     info = {"split": body.get("split"), "metrics": body.get("metrics", {}), "molmtl_version": body.get("molmtl_version"),
-            "path": str(model_path(path)), "uncertainty": body.get("uncertainty")}
+            "path": path, "uncertainty": body.get("uncertainty")}
     return TrainedModel(strategy, scaler, config, info).eval()
 
 
@@ -235,8 +304,8 @@ CPU_BATCH, GPU_BATCH = 64, 1024
 @torch.inference_mode()
 def predict_dataset(model: TrainedModel, dataset, *, batch_size: int | None = None,
                     device: str | torch.device = "cpu", embeddings: bool = False):
-    """Labels and predictions ``(n, T)`` (float64, registry units) of a model on a dataset
-    (:class:`~molmtl.data.batching.MolDataset`; labels are NaN where it has none), in the
+    """Labels (the dataset's targets; NaN where it has none) and predictions ``(n, T)`` (float64,
+    registry units) of a model on a dataset (:class:`~molmtl.data.batching.MolDataset`), in the
     dataset's order; with ``embeddings``, also the ``(n, E)`` float32 molecule embeddings
     (:attr:`~molmtl.mtl.base.StrategyOutput.embedding`; ``(n, 0)`` when the strategy gives none).
 
@@ -251,7 +320,7 @@ def predict_dataset(model: TrainedModel, dataset, *, batch_size: int | None = No
     batch_size = batch_size or (GPU_BATCH if torch.device(device).type == "cuda" else CPU_BATCH)
     n = len(dataset)
     T = len(model.targets)
-    ys, preds = np.full((n, T), np.nan), np.full((n, T), np.nan)
+    ys, preds = None, np.full((n, T), np.nan)
     emb: np.ndarray | None = None
     order = np.argsort(_atom_counts(dataset), kind="stable")
     for start in range(0, n, batch_size):
@@ -264,7 +333,10 @@ def predict_dataset(model: TrainedModel, dataset, *, batch_size: int | None = No
                 emb = np.zeros((n, e.shape[1]), dtype=np.float32)
             emb[rows] = e.float().cpu().numpy()
         if batch.y is not None:
+            if ys is None:  # the dataset's targets: a companion's columns may differ from the model's
+                ys = np.full((n, batch.y.shape[1]), np.nan)
             ys[rows] = batch.y.cpu().numpy()
+    ys = np.full((n, T), np.nan) if ys is None else ys
     if embeddings:
         return ys, preds, (emb if emb is not None else np.zeros((n, 0), dtype=np.float32))
     return ys, preds
@@ -390,5 +462,5 @@ def iter_smiles_predictions(model: TrainedModel, smiles: Sequence[str], *, names
 
 
 __all__ = ["TrainedModel", "build_strategy", "encoder_class", "save_model", "read_model_file", "load_model",
-           "model_path", "file_sha256", "predict_dataset", "predict_molecules", "predict_smiles", "iter_smiles_predictions", "SmilesPrediction", "molecule_dataset",
+           "model_path", "model_body", "model_from_body", "companion_body", "check_companion", "file_sha256", "predict_dataset", "predict_molecules", "predict_smiles", "iter_smiles_predictions", "SmilesPrediction", "molecule_dataset",
            "require_model_domain", "FORMAT_VERSION"]

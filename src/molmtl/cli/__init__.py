@@ -18,6 +18,7 @@ from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
 from molmtl import __version__
 from molmtl.cli import (
+    blend,
     calibrate,
     compare,
     data,
@@ -67,7 +68,7 @@ def _register_all() -> None:
     global _registered
     if _registered:
         return
-    for module in (data, dft, train, evaluate, calibrate, refit, predict, compare, plugins, relate, serve):
+    for module in (data, dft, train, evaluate, calibrate, refit, blend, predict, compare, plugins, relate, serve):
         module.register(app)
     _registered = True
 

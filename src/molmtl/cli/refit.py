@@ -28,12 +28,11 @@ def register(app: typer.Typer) -> None:
         every other output stays as it was. Dipole heads lose the bias after the norm that models
         before format 2 had, so symmetric molecules get 0 D. Recalibrate afterwards (molmtl calibrate)."""
         from molmtl.inference import (  # lazy: torch loads only when a command runs
-            encoder_class,
             load_model,
             model_path,
             save_model,
         )
-        from molmtl.training.data import load_training_data  # lazy: the same
+        from molmtl.training.data import model_data  # lazy: the same
         from molmtl.training.refit import (
             fade_dipole_bias as fade_dipole_bias_of,  # lazy: the same
         )
@@ -47,15 +46,7 @@ def register(app: typer.Typer) -> None:
             keys = [get_target(k).key if k not in trained.keys else k for k in keys]
         except KeyError as exc:
             raise InputError(str(exc.args[0])) from None
-        config = trained.config if geometry is None else trained.config.replace(geometry=geometry.strip().lower())
-        if geometry is not None and trained.config.data is not None:
-            raise InputError("--geometry is for models trained on QM9; this one was trained on a CSV")
-        enc = encoder_class(config)
-        data = load_training_data(config, graph=enc.needs_graph, geometry=enc.needs_geometry)
-        stored = (trained.info.get("split") or {}).get("id")
-        if stored and stored != data.split.id:
-            raise InputError(f"the data no longer give the split this model was trained on (split id {data.split.id}, "
-                             f"model {stored})")
+        config, data = model_data(trained, None if geometry is None else geometry.strip().lower())
         head_hp = dict(trained.config.head_hp)
         if fade_dipole_bias:
             report = fade_dipole_bias_of(trained, data.val)
@@ -70,7 +61,7 @@ def register(app: typer.Typer) -> None:
         metrics = dict(trained.info.get("metrics") or {})
         metrics["refit"] = {**report, "from": str(model_path(model)), "geometry": config.geometry}
         save_model(out, strategy=trained.strategy, scaler=trained.scaler, config=saved_config, split=data.split,
-                   metrics=metrics)
+                   metrics=metrics, companions=list(zip(trained.companions, trained.companion_weights)))
         shown = ("width", "val_mae") if fade_dipole_bias else ("heads", "best_epoch", "val_mae_before", "val_mae_after", "seconds")
         typer.echo(json.dumps({k: report[k] for k in shown}))
         typer.echo(f"written to {out} (its test metrics are the old model's until 'molmtl evaluate'; recalibrate with "

@@ -51,6 +51,9 @@ def fine_tuning(config: TrainConfig, init_from: Path, *, protocol: str, keep_spl
     )
 
     body = read_model_file(init_from)
+    if body.get("companions"):
+        raise InputError(f"{init_from} blends in a companion model (molmtl blend): fine-tune the model it was made "
+                         "from, then blend again")
     init = TrainConfig.from_dict(body["config"])
     if (init.data is None) != (config.data is None):
         kinds = ("QM9", "a CSV") if init.data is None else ("a CSV", "QM9")

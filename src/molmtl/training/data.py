@@ -75,6 +75,22 @@ def load_training_data(config, *, graph: bool, geometry: bool) -> TrainingData:
     return _csv_data(config, graph=graph, geometry=geometry)
 
 
+def model_data(model, geometry: str | None = None):
+    """``(config, TrainingData)`` of a trained model's own split: its config (for a QM9 model with
+    the ``geometry`` given, ``qm9`` or ``rdkit``; default its own), datasets with the 2D graphs and
+    3D positions the model and its companions read. InputError when the data no longer give the
+    split stored in the model file."""
+    if geometry is not None and model.config.data is not None:
+        raise InputError("--geometry is for models trained on QM9; this one was trained on a CSV")
+    config = model.config if geometry is None else model.config.replace(geometry=geometry)
+    data = load_training_data(config, graph=model.needs_graph, geometry=model.needs_geometry)
+    stored = (model.info.get("split") or {}).get("id")
+    if stored and stored != data.split.id:
+        raise InputError(f"the data no longer give the split this model was trained on (split id {data.split.id}, "
+                         f"model {stored})")
+    return config, data
+
+
 def _qm9_data(config, *, graph: bool, geometry: bool) -> TrainingData:
     qm9 = load_qm9()
     targets = tuple(get_target(k) for k in config.tasks)
@@ -178,4 +194,4 @@ def fit_scaler(dataset: MolDataset, targets, kind: str = "element", max_z: int =
     return scaler
 
 
-__all__ = ["TrainingData", "load_training_data", "fit_scaler", "GRAPH_CACHE_MIN"]
+__all__ = ["TrainingData", "load_training_data", "model_data", "fit_scaler", "GRAPH_CACHE_MIN"]

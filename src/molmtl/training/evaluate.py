@@ -27,14 +27,13 @@ from molmtl.data.cache import atomic_path
 from molmtl.data.csv import read_csv
 from molmtl.errors import InputError, NotFoundError
 from molmtl.inference import (
-    encoder_class,
     predict_dataset,
     predict_smiles,
     read_model_file,
 )
 from molmtl.plotting import pyplot, save_png
 from molmtl.targets import Target, column_header
-from molmtl.training.data import load_training_data
+from molmtl.training.data import model_data
 
 log = logging.getLogger(__name__)
 
@@ -245,12 +244,7 @@ def evaluate_model(model, part: str = "test", out_dir: str | Path | None = None,
         raise InputError(f"the molecule limit must be a positive whole number, got {limit!r}")
     if part not in ("train", "val", "test"):
         raise InputError(f"unknown split part {part!r}; use train, val or test")
-    config = model.config if geometry is None else model.config.replace(geometry=geometry)
-    enc = encoder_class(config)
-    data = load_training_data(config, graph=enc.needs_graph, geometry=enc.needs_geometry)
-    stored = (model.info.get("split") or {}).get("id")
-    if stored and stored != data.split.id:
-        raise InputError(f"the data no longer give the split this model was trained on (split id {data.split.id}, model {stored})")
+    config, data = model_data(model, geometry)
     dataset = getattr(data, part)
     if limit is not None and limit < len(dataset):
         dataset = Subset(dataset, range(limit))

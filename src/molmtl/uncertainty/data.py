@@ -1,6 +1,6 @@
 """A model's predictions and embeddings on its own split: what calibration fits and reports on.
 
-:func:`split_outputs` rebuilds the model's split (``molmtl.training.data.load_training_data``,
+:func:`split_outputs` rebuilds the model's split (``molmtl.training.data.model_data``,
 the datasets training and ``molmtl evaluate`` use; checked against the split id in the model
 file) and predicts three sets: a seeded subsample of the training part (the reference set of
 the latent distance), the validation part (where every fit is made) and the test part (where
@@ -25,8 +25,8 @@ from torch.utils.data import Subset
 
 from molmtl.data.cache import atomic_path
 from molmtl.errors import InputError
-from molmtl.inference import TrainedModel, encoder_class, predict_dataset
-from molmtl.training.data import load_training_data
+from molmtl.inference import TrainedModel, predict_dataset
+from molmtl.training.data import model_data
 
 log = logging.getLogger(__name__)
 
@@ -53,16 +53,19 @@ class PartOutputs:
 
 
 def weights_digest(model: TrainedModel, *extra) -> str:
-    """A hex digest of the model's weights, normalization, targets and split id, plus ``extra``
+    """A hex digest of the model's weights, normalization, targets and split id (and its
+    companions' weights and blend weights), plus ``extra``
     (anything JSON writes): the same for a model file before and after its calibration is
     written, and for a newer molmtl reading the same file (its config may gain fields)."""
     h = hashlib.sha256()
-    for state in (model.strategy.state_dict(), model.scaler.state_dict()):
+    parts = [model, *model.companions]
+    for state in (s for m in parts for s in (m.strategy.state_dict(), m.scaler.state_dict())):
         for k, v in sorted(state.items()):
             h.update(k.encode())
             h.update(v.detach().cpu().contiguous().numpy().tobytes())
     split = (model.info.get("split") or {}).get("id")
-    h.update(json.dumps([list(model.keys), split, *extra], sort_keys=True, default=str).encode())
+    h.update(json.dumps([list(model.keys), split, model.companion_weights, *extra], sort_keys=True,
+                        default=str).encode())
     return h.hexdigest()[:20]
 
 
@@ -85,14 +88,7 @@ def split_outputs(model: TrainedModel, *, geometry: str | None = None, parts: Se
     unknown = [p for p in parts if p not in ("reference", "train", "val", "test")]
     if unknown:
         raise InputError(f"unknown split part {unknown[0]!r}; use reference, train, val or test")
-    if geometry is not None and model.config.data is not None:
-        raise InputError("--geometry is for models trained on QM9; this one was trained on a CSV")
-    config = model.config if geometry is None else model.config.replace(geometry=geometry)
-    enc = encoder_class(config)
-    data = load_training_data(config, graph=enc.needs_graph, geometry=enc.needs_geometry)
-    stored = (model.info.get("split") or {}).get("id")
-    if stored and stored != data.split.id:
-        raise InputError(f"the data no longer give the split this model was trained on (split id {data.split.id}, model {stored})")
+    config, data = model_data(model, geometry)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     out = {}
     for name in parts:

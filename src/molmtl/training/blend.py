@@ -1,0 +1,84 @@
+"""Blend a companion model's predictions into some outputs of a model (``molmtl blend``).
+
+For each chosen target k the blended model predicts
+
+    y_k = (1 - w_k) * own_k + w_k * companion_k
+
+before the physics relations (:mod:`molmtl.physics`), with w_k the grid value (0, 0.05, ..., 1)
+of lowest MAE on the model's validation part: w_k = 0 keeps the model's own output, 1 takes the
+companion's. What it is for: two models that err differently. The SMILES model reads an MMFF
+conformer, which for a flexible molecule is often not QM9's, and its dipole head errs most for
+those; a 2D encoder (no geometry) has no conformer to get wrong but errs on rigid molecules that
+the geometry pins down. Both must have been trained on the same split (else the companion has
+seen the model's validation or test molecules).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+from torch.utils.data import Subset
+
+from molmtl.errors import InputError
+from molmtl.inference import TrainedModel, check_companion, predict_dataset
+from molmtl.training.data import model_data
+
+log = logging.getLogger(__name__)
+
+#: The blend weights tried (the companion's share).
+GRID = np.round(np.linspace(0.0, 1.0, 21), 2)
+
+
+def _raw(model: TrainedModel) -> TrainedModel:
+    """The model's own heads' outputs (no companions, no physics relations)."""
+    return TrainedModel(model.strategy, model.scaler, model.config, model.info, relations=False).eval()
+
+
+def _mae(pred: np.ndarray, label: np.ndarray) -> float:
+    ok = np.isfinite(label)
+    return float(np.abs(pred[ok] - label[ok]).mean()) if ok.any() else float("nan")
+
+
+def fit_blend(model: TrainedModel, companion: TrainedModel, keys: Sequence[str], *, geometry: str | None = None,
+              limit: int | None = None) -> tuple[dict[str, float], dict]:
+    """``({key: weight}, report)``: the companion's share of each of ``keys`` that gives the lowest
+    validation MAE (the model's split, with ``geometry`` for a QM9 model; ``limit``: its first
+    molecules only). The report gives, per key and in display units, the validation MAE of the
+    model, of the companion and of the blend."""
+    keys = list(dict.fromkeys(keys))
+    if not keys:
+        raise InputError("name at least one target to blend (--keys mu)")
+    if model.companions:
+        raise InputError("this model already blends in a companion; blend into the model it was made from")
+    check_companion(model, companion, {k: 0.0 for k in keys})
+    ours, theirs = (model.info.get("split") or {}).get("id"), (companion.info.get("split") or {}).get("id")
+    if ours is None or ours != theirs:
+        raise InputError(f"the two models were trained on different splits ({ours} vs {theirs}): the companion may "
+                         "have seen the model's validation or test molecules; train it on the same split")
+    probe = TrainedModel(model.strategy, model.scaler, model.config, model.info,
+                         companions=[(companion, {k: 0.0 for k in keys})])
+    _, data = model_data(probe, geometry)  # molecules with what both read (graphs, positions)
+    val = data.val if limit is None or limit >= len(data.val) else Subset(data.val, range(limit))
+    if len(val) == 0:
+        raise InputError("the validation part of this model's split is empty")
+    labels, own = predict_dataset(_raw(model), val)
+    _, other = predict_dataset(_raw(companion), val)
+    weights, rows = {}, {}
+    for key in keys:
+        i, j = model.keys.index(key), companion.keys.index(key)
+        maes = [_mae((1 - w) * own[:, i] + w * other[:, j], labels[:, i]) for w in GRID]
+        best = int(np.nanargmin(maes))
+        weights[key] = float(GRID[best])
+        show = model.targets[i].to_display
+        rows[key] = {"weight": weights[key], "unit": model.targets[i].display_unit,
+                     "val_mae_model": float(show(maes[0])), "val_mae_companion": float(show(maes[-1])),
+                     "val_mae_blend": float(show(maes[best]))}
+        log.info("blend %s: companion weight %.2f; validation MAE %.4g (model) / %.4g (companion) -> %.4g %s", key,
+                 weights[key], rows[key]["val_mae_model"], rows[key]["val_mae_companion"], rows[key]["val_mae_blend"],
+                 rows[key]["unit"])
+    return weights, {"keys": rows, "n_val": len(val), "geometry": (geometry or model.config.geometry)}
+
+
+__all__ = ["GRID", "fit_blend"]
