@@ -23,7 +23,7 @@ def test_names_match_ignoring_case_dashes_and_underscores():
     assert normalize_name(" Cross_Stitch ") == normalize_name("cross-stitch") == "crossstitch"
     assert STRATEGIES.canonical("CROSS_STITCH") == "cross-stitch"
     assert WEIGHTINGS.canonical("Nash-MTL") == "nashmtl" and ENCODERS.canonical("PaiNN") == "painn"
-    assert set(ENCODERS.names()) == {"gcn", "mpnn", "painn"}
+    assert set(ENCODERS.names()) == {"dmpnn", "gcn", "mpnn", "painn"}
     assert set(STRATEGIES.names()) == {"single", "hard", "soft", "cross-stitch", "mrn", "clustered"}
     assert len(WEIGHTINGS.names()) == 12
 
@@ -38,7 +38,7 @@ def test_options_come_from_signatures_with_types_defaults_and_help():
 
 
 def test_wrong_names_options_and_types_are_one_sentence():
-    with pytest.raises(InputError, match=r"^unknown encoder 'schnet'; choose one of: gcn, mpnn, painn$"):
+    with pytest.raises(InputError, match=r"^unknown encoder 'schnet'; choose one of: dmpnn, gcn, mpnn, painn$"):
         ENCODERS.entry("schnet")
     with pytest.raises(InputError, match=r"^encoder 'painn' has no option 'width'; its options are: hidden, num_layers"):
         ENCODERS.check_options("painn", {"width": 3})
@@ -75,6 +75,17 @@ def test_factories_pickle_by_reference_for_ddp_and_workers():
     factory = partial(ENCODERS.build, "painn", hidden=8, num_layers=1)
     again = pickle.loads(pickle.dumps(factory))
     assert again.func.__self__ is ENCODERS and again().out_dim == 8
+
+
+def test_a_dmpnn_forward_pass_does_not_import_pytorch_geometric():
+    # the D-MPNN (a SMILES model's companion) and 2D batches need no PyG: two seconds off a cold predict
+    code = ("import sys; from molmtl.models.registry import ENCODERS; from molmtl.chem.parse import from_smiles; "
+            "from molmtl.data.batching import MolDataset, collate; "
+            "ds = MolDataset([from_smiles(s, embed=False) for s in ('CCO', 'c1ccccc1', 'C')], graph=True, geometry=False); "
+            "f = ENCODERS.build('dmpnn', hidden=8)(collate([ds[i] for i in range(3)], graph=True, geometry=False)); "
+            "print(tuple(f.h.shape), 'torch_geometric' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "(3, 6, 8) False", out.stderr
 
 
 def test_building_painn_does_not_import_pytorch_geometric():

@@ -37,7 +37,7 @@ from molmtl.chem.features import (
 )
 from molmtl.chem.molecule import Molecule
 from molmtl.data.cache import atomic_path, cache_dir
-from molmtl.data.molbatch import MolBatch
+from molmtl.data.molbatch import GraphBatch, MolBatch
 from molmtl.errors import InputError
 from molmtl.targets import TARGET_KEYS, get_target
 
@@ -208,14 +208,10 @@ class MolDataset(Dataset):
 
 
 def _collate_graphs(graphs: list):
-    from torch_geometric.data import (
-        Batch,  # lazy: PyTorch Geometric (2 s to import) only for 2D encoders
-    )
-
     n_nodes = [len(g[0]) for g in graphs]
     starts = np.concatenate([[0], np.cumsum(n_nodes)])
     edge_index = np.concatenate([g[1] + s for g, s in zip(graphs, starts[:-1])], axis=1)
-    return Batch(
+    return GraphBatch(
         x=torch.from_numpy(np.concatenate([g[0] for g in graphs])),
         edge_index=torch.from_numpy(edge_index),
         edge_attr=torch.from_numpy(np.concatenate([g[2] for g in graphs])),
