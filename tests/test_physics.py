@@ -112,6 +112,19 @@ def test_model_files_before_format_2_keep_their_bias_after_the_norm(tmp_path):
     assert mu == pytest.approx(0.1 * float(old.scaler.scale[0]), rel=0.05)  # the bias survives: methane is not 0 D
 
 
+def test_a_csv_model_s_outputs_are_its_heads_own(shipped):
+    # a CSV's columns named like QM9's (U0, A) may be another level of theory: no QM9 relations on them
+    from molmtl.inference import TrainedModel
+
+    b3lyp = shipped[0]
+    as_csv = TrainedModel(b3lyp.strategy, b3lyp.scaler, b3lyp.config.replace(data="my.csv"), b3lyp.info)
+    raw = TrainedModel(b3lyp.strategy, b3lyp.scaler, b3lyp.config, b3lyp.info, relations=False)
+    mols = [from_smiles(s, embed=True) for s in ("CCO", "c1ccncc1")]
+    assert not as_csv.relations and as_csv.derived() == {}
+    np.testing.assert_array_equal(_predict(as_csv, mols), _predict(raw, mols))
+    assert not np.allclose(_predict(b3lyp, mols)[:, COL["A"]], _predict(raw, mols)[:, COL["A"]])
+
+
 def test_consistent_energies_use_what_is_given_and_leave_unknown_references_alone():
     refs = {q: np.array([-100.0, np.nan]) for q in ENERGIES}
     out = physics.consistent_energies({"U0": np.array([-101.0, -5.0]), "U0_atom": np.array([-1.2, -3.0])}, refs)

@@ -126,8 +126,9 @@ class TrainedModel(nn.Module):
         self.targets: tuple[Target, ...] = tuple(scaler.targets)
         self.info = dict(info or {})
         #: Impose :mod:`molmtl.physics` (computed rotational constants, consistent energies) on
-        #: the heads' outputs; False gives the heads' raw values.
-        self.relations = relations
+        #: the heads' outputs; False gives the heads' raw values. Only for QM9 models: a CSV's
+        #: columns named U0 or A need not be QM9's quantities (another level of theory, other atoms).
+        self.relations = relations and config.data is None
         #: ``(model, {key: weight})`` pairs blended into the outputs (:meth:`outputs`).
         self.companions = nn.ModuleList(m for m, _ in companions)
         self.companion_weights: list[dict[str, float]] = [dict(w) for _, w in companions]

@@ -88,3 +88,23 @@ def test_a_measure_on_other_tasks_is_refused():
     gains = np.zeros((3, 3))
     with pytest.raises(InputError, match="other tasks"):
         evaluate_scores([Scores("x", ("a", "b", "d"), np.zeros((3, 3)), 0.0)], tasks, gains, np.ones(3))
+
+
+def test_pair_maes_read_the_part_asked_for():
+    # gains' grouping is chosen on validation MAEs (compare judges it on test): the two must not mix
+    from pathlib import Path
+
+    from molmtl.config import TrainConfig
+    from molmtl.relate.gains import _pair_maes, pair_spec
+    from molmtl.relate.runs import RunOutcome
+
+    config = TrainConfig(tasks=("mu", "homo", "lumo"))
+    pairs = [("mu", "homo"), ("mu", "lumo"), ("homo", "lumo")]
+    outcomes = {}
+    for k, (a, b) in enumerate(pairs):
+        label = pair_spec(config, a, b, config.seed).label
+        outcomes[label] = RunOutcome(label, Path("."), val={a: 1.0 + k, b: 2.0 + k}, test={a: 10.0 + k, b: 20.0 + k},
+                                     units={}, val_loss={}, wall_s=0.0)
+    val, test = _pair_maes(outcomes, config, pairs, "val"), _pair_maes(outcomes, config, pairs, "test")
+    assert val[("mu", "homo")] == 1.0 and val[("homo", "mu")] == 2.0 and val[("lumo", "homo")] == 4.0
+    assert test[("mu", "lumo")] == 11.0 and test[("lumo", "mu")] == 21.0

@@ -72,6 +72,16 @@ def test_transfer_reuses_the_single_task_runs_and_writes_coefficients(study, cap
     assert load_grouping(study / "transfer" / "groups.json") == [["U0"], ["homo"], ["mu"]]
 
 
+def test_transfer_in_a_folder_of_fewer_tasks_fits_the_new_tasks_heads(tmp_path, capsys):
+    # the first invocation studies two tasks; the second three: the cached head fits lack the third
+    fewer = [*BUDGET]
+    fewer[1] = "U0,homo"
+    _run(capsys, "transfer", "--out", str(tmp_path), *fewer, *FANOUT)
+    _run(capsys, "transfer", "--out", str(tmp_path), *BUDGET, *FANOUT)
+    tasks, coeff = read_matrix(tmp_path / "transfer" / "transfer.csv")
+    assert tasks == TASKS and np.isfinite(coeff).all() and np.allclose(np.diag(coeff), 1.0)
+
+
 def test_correlation_writes_matrices_graph_and_groups(study, capsys):
     out = _run(capsys, "correlation", "--out", str(study), "--tasks", "U0,U,homo,mu", "--max-molecules", "40",
                "--threshold", "0.9")

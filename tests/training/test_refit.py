@@ -90,3 +90,22 @@ def test_fading_a_model_without_a_dipole_bias_is_refused(tmp_path, capsys):
     run = train(tiny_config(epochs=1, max_molecules=16, batch_size=8), tmp_path, progress=False)
     assert main(["-q", "refit", str(run.model_path), "--fade-dipole-bias", "--out", str(tmp_path / "x.pt")]) == 2
     assert "nothing to fade" in capsys.readouterr().err
+
+
+def test_a_diverging_refit_fails_in_one_sentence_and_writes_nothing(old_style, tmp_path, capsys):
+    out = tmp_path / "nan.pt"
+    assert main(["-q", "refit", str(old_style), "--heads", "mu", "--epochs", "1", "--lr", "1e30", "--out", str(out)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "refitting diverged" in err and "--lr" in err and len(err.splitlines()) == 1
+    assert not out.exists()
+
+
+def test_a_shifted_dipole_normalization_is_refused(old_style, tmp_path, capsys):
+    # a z-score normalization shifts mu by its mean: a norm (>= 0) could not get below it
+    body = torch.load(old_style, weights_only=True)
+    i = [t["key"] for t in body["targets"]].index("mu")
+    body["scaler_state"]["shift"][i] = 2.7
+    shifted = tmp_path / "shifted.pt"
+    torch.save(body, shifted)
+    assert main(["refit", str(shifted), "--heads", "mu", "--out", str(tmp_path / "x.pt")]) == 2
+    assert "z-score normalization" in capsys.readouterr().err

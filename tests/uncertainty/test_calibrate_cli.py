@@ -55,10 +55,13 @@ def test_the_calibration_round_trips_through_a_model_file(tiny_model, tmp_path):
 def test_calibrate_then_evaluate_uncertainty_write_the_report(tiny_model, tmp_path, capsys):
     path = tmp_path / "model.pt"
     shutil.copy(tiny_model, path)
-    assert main(["calibrate", str(path), "--method", "local", "--limit", "50"]) == 0
+    assert main(["calibrate", str(path), "--method", "local"]) == 0
     text = capsys.readouterr().out
     assert "90% interval covers" in text and f"written to {path}" in text
     assert calibration_of(load_model(path)).method == "local"
+    # a quick look (--limit) reports and leaves the stored calibration alone
+    assert main(["calibrate", str(path), "--method", "latent", "--limit", "20"]) == 0
+    assert "not stored" in capsys.readouterr().out and calibration_of(load_model(path)).method == "local"
     out = tmp_path / "eval"
     assert main(["evaluate", str(path), "--uncertainty", "--out", str(out)]) == 0
     for name in ("uncertainty.md", "uncertainty.json", "uncertainty.png", "metrics.json"):
@@ -81,6 +84,7 @@ def test_calibrate_then_evaluate_uncertainty_write_the_report(tiny_model, tmp_pa
     (["calibrate", "MODEL", "--limit", "0"], "--limit must be a positive"),
     (["evaluate", "UNCALIBRATED", "--uncertainty"], "has no uncertainty calibration; run 'molmtl calibrate"),
     (["evaluate", "MODEL", "--uncertainty", "--data", "DATA"], "--uncertainty reports on a part of the model's own split"),
+    (["evaluate", "MODEL", "--uncertainty", "--split-part", "val"], "--uncertainty reports on the test part"),
 ])
 def test_bad_input_is_one_sentence_and_exit_code_2(tiny_model, tmp_path, capsys, args, words):
     uncalibrated = tmp_path / "uncalibrated.pt"

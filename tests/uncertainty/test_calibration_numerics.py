@@ -83,3 +83,16 @@ def test_metrics_on_known_numbers():
     sigma = np.exp(rng.normal(size=100000))
     assert miscalibration_area(sigma * rng.normal(size=sigma.shape), sigma) < 0.01
     assert miscalibration_area(3 * sigma * rng.normal(size=sigma.shape), sigma) > 0.2
+
+
+def test_a_property_without_validation_labels_is_refused_in_one_sentence(synthetic, targets):
+    # a sparse CSV column: no sigma can be fitted for it, and the fit must say so rather than crash
+    from molmtl.errors import InputError
+    from molmtl.uncertainty.data import PartOutputs
+
+    val = synthetic["val"]
+    labels = val.labels.copy()
+    labels[3:, 1] = np.nan  # 3 labels left for mu
+    sparse = {**synthetic, "val": PartOutputs(labels, val.preds, val.emb, val.rows)}
+    with pytest.raises(InputError, match=r"too few validation labels to calibrate mu \(3\)"):
+        fit_calibration(sparse, targets)

@@ -18,7 +18,7 @@ import numpy as np
 from molmtl import units
 
 #: Moments of inertia (kg m^2) below this count as zero (the axis of a linear molecule): about
-#: 6e-4 u Angstrom^2, an A of 8e8 GHz.
+#: 6e-4 u Angstrom^2, an A of 8.4e5 GHz.
 _ZERO_MOMENT_KG_M2 = 1e-50
 
 

@@ -24,9 +24,9 @@ def register(app: typer.Typer) -> None:
     @app.command("calibrate")
     def calibrate_cmd(
         model: Path = typer.Argument(..., help="A model.pt (or a run folder holding one); the calibration is written into it."),
-        geometry: str = typer.Option(None, help="QM9 models: calibrate on the split's molecules with qm9 (B3LYP) or rdkit (ETKDG + MMFF) geometries (default: those the model was trained on)."),
+        geometry: str = typer.Option(None, help="QM9 models: calibrate on the split's molecules with qm9 (B3LYP) or rdkit (ETKDG + MMFF) geometries (default: those the model was trained on; others are reported, not stored)."),
         method: str = typer.Option(None, help="latent (distance to the training set), local (+ the residuals of the nearest validation molecules) or mlp (+ a small network's error scale; the default). docs/uncertainty.md compares them."),
-        limit: int = typer.Option(None, help="A quick look: only the first N validation and test molecules (and at most N reference molecules)."),
+        limit: int = typer.Option(None, help="A quick look: only the first N validation and test molecules (and at most N reference molecules); not stored in MODEL."),
         out: Path = typer.Option(None, "--out", "-o", help="Also write the test part's report here (uncertainty.md, .json, .png)."),
     ) -> None:
         """Calibrate sigma on the validation part, report it on the test part, store it in MODEL."""
@@ -56,7 +56,9 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"{r['key']:>8}: 90% interval covers {100 * r['coverage']['0.9']:.1f}%, rho(|error|, sigma) "
                        f"{r['spearman']:.2f}, MAE of the 10% largest sigmas {r['ratio']:.2f}x the rest's, "
                        f"median sigma {r['median_sigma']:.3g} {r['unit']}")
-        path = write_calibration(model_path(model), cal)
+        foreign = geometry is not None and geometry != trained.config.geometry
+        if limit is None and not foreign:
+            path = write_calibration(model_path(model), cal)
         if out is not None:
             from molmtl.uncertainty.data import split_outputs  # lazy: the same as above
 
@@ -64,8 +66,14 @@ def register(app: typer.Typer) -> None:
                                  cache=cache_dir() / "uncertainty")["test"]
             write_report(out, cal, test, trained.targets)
             typer.echo(f"report written to {out}")
-        typer.echo(f"calibration ({cal.method}, {cal.info['n_val']} validation molecules, reported on "
-                   f"{cal.info['n_test']} test molecules, {report['seconds']:.0f} s) written to {path}")
+        what = (f"calibration ({cal.method}, {cal.info['n_val']} validation molecules, reported on "
+                f"{cal.info['n_test']} test molecules, {report['seconds']:.0f} s)")
+        if limit is not None or foreign:  # predictions would use it on inputs it was not fitted for
+            why = (f"--limit is a quick look" if limit is not None else
+                   f"the model predicts {trained.config.geometry} geometries, not {geometry}")
+            typer.echo(f"{what} not stored in {model_path(model)} ({why})")
+        else:
+            typer.echo(f"{what} written to {path}")
 
 
 __all__ = ["register", "METHODS"]

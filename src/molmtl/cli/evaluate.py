@@ -108,6 +108,9 @@ def register(app: typer.Typer) -> None:
             calibration = calibration_of(trained)
             if calibration is None:
                 raise InputError(f"{model} has no uncertainty calibration; run 'molmtl calibrate {model}' first")
+            if split_part != "test":
+                raise InputError(f"--uncertainty reports on the test part: the calibration was fitted on the validation "
+                                 f"part, and the {split_part} part would not be held out from it")
         suffix = f"-{geometry}" if geometry is not None and geometry != trained.config.geometry else ""
         out = out or default_eval_dir(model, (data.stem if data is not None else split_part) + suffix)
         if data is not None:
@@ -120,6 +123,9 @@ def register(app: typer.Typer) -> None:
                        + (f"  ({r['ratio']:.2f} x chem. acc.)" if r["ratio"] is not None else ""))
         if calibration is not None:
             _uncertainty_report(trained, calibration, split_part, out, geometry=geometry, limit=limit)
+            if geometry is not None and geometry != trained.config.geometry:
+                typer.echo(f"note: the calibration was fitted on {trained.config.geometry} geometries; on {geometry} "
+                           "geometries its intervals are not expected to hold (a shift it was not made for)")
         if "delta_m_percent" in result:
             typer.echo(f"Delta_m vs STL: {result['delta_m_percent']:+.2f} %")
         if result.get("geometry"):

@@ -84,10 +84,20 @@ def gain_matrix(tasks, stl: dict, pair_mae: dict[tuple[str, str], float], seeds:
     return gains, noise, 2.0 * noise * np.sqrt(1.0 + 1.0 / seeds)
 
 
+def _pair_maes(outcomes: dict[str, RunOutcome], config: TrainConfig, pairs, part: str) -> dict[tuple[str, str], float]:
+    """``(task, partner) -> MAE of task in the pair's run`` on ``part`` (display units)."""
+    out = {}
+    for a, b in pairs:
+        run = getattr(outcomes[pair_spec(config, a, b, config.seed).label], part)
+        out[(a, b)], out[(b, a)] = run[a], run[b]
+    return out
+
+
 def run_gains(study: Study, *, seeds: int = 3, groups: int | None = None) -> dict:
     """Train (or keep) the study's pair and single-task runs and write ``gains/``: ``gains.csv``
     (one row per task and partner), ``gains_matrix.csv`` [%], ``single_task.csv``, ``gains.md``,
-    ``gains.png``, ``groups.json`` (the partition of highest total gain) and ``summary.json``."""
+    ``gains.png``, ``groups.json`` (the partition of highest total gain on the validation part: the
+    gains shown are the test part's, on which ``relate compare`` judges groupings) and ``summary.json``."""
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < MIN_SEEDS:
         raise InputError(f"--seeds must be a whole number >= {MIN_SEEDS} (the single-task noise needs it), got {seeds!r}")
     tasks, config = study.tasks, study.config
@@ -99,12 +109,12 @@ def run_gains(study: Study, *, seeds: int = 3, groups: int | None = None) -> dic
     outcomes = train_runs(specs, study.out, client=study.client, threads=study.threads, progress=study.progress,
                           desc="gains")
     stl = stl_table(outcomes, config, seeds)
-    pair_mae = {}
-    for a, b in pairs:
-        run = outcomes[pair_spec(config, a, b, config.seed).label]
-        pair_mae[(a, b)], pair_mae[(b, a)] = run.test[a], run.test[b]
+    pair_mae = _pair_maes(outcomes, config, pairs, "test")
     gains, noise, threshold = gain_matrix(tasks, stl, pair_mae, seeds)
-    grouping, info = best_partition(np.nan_to_num(gains), tasks, groups)
+    # the grouping is chosen on the validation part: relate compare judges groupings on the test part
+    val_gains, _, _ = gain_matrix(tasks, stl_table(outcomes, config, seeds, "val"),
+                                  _pair_maes(outcomes, config, pairs, "val"), seeds)
+    grouping, info = best_partition(np.nan_to_num(val_gains), tasks, groups)
     out = study.folder("gains")
     _write_tables(out, tasks, stl, pair_mae, gains, noise, threshold, seeds)
     write_matrix(out / "gains_matrix.csv", gains, tasks, corner="gain of row task with column partner [%]")
@@ -118,7 +128,7 @@ def run_gains(study: Study, *, seeds: int = 3, groups: int | None = None) -> dic
             "runs_kept": sum(r.kept for r in outcomes.values()), "wall_s": train_s,
             "command_wall_s": time.perf_counter() - start, "noise_percent": dict(zip(tasks, noise.tolist())),
             "significant_gains": int(np.nansum(significant)), "directed_pairs": len(tasks) * (len(tasks) - 1),
-            "groups": grouping, "grouping": info, "config": config.to_dict()}
+            "groups": grouping, "grouping": {**info, "part": "val"}, "config": config.to_dict()}
     write_summary(out, body)
     log.info("gains: %d of %d directed gains beyond the seed noise; grouping %s", body["significant_gains"],
              body["directed_pairs"], groups_text(grouping))

@@ -100,7 +100,8 @@ class TransferMeasure(Measure):
         for j, spec in enumerate(specs):
             part = out / "encoders" / f"{spec.label}.json"
             body = json.loads(part.read_text()) if part.is_file() else None
-            if body is not None and body.get("run") == spec.folder(study.out).name and body.get("fit") == fit.__dict__:
+            if (body is not None and body.get("run") == spec.folder(study.out).name and body.get("fit") == fit.__dict__
+                    and all(t in body.get("val_loss", {}) for t in tasks)):  # a study of more tasks refits
                 losses[:, j] = [body["val_loss"][t] for t in tasks]
                 continue
             if data is None:  # the labels and features of every task, once
@@ -119,6 +120,10 @@ class TransferMeasure(Measure):
                                            "val_loss": dict(zip(tasks, column.tolist()))}, indent=2))
             log.info("transfer: heads on the frozen %s encoder fitted (%d/%d)", tasks[j], j + 1, len(tasks))
         heads_s = time.perf_counter() - heads_start
+        bad = [t for t, v in zip(tasks, np.diag(losses)) if not (np.isfinite(v) and v > 0)]
+        if bad or not np.isfinite(losses).all():
+            raise InputError(f"the transfer losses are not all finite and positive (on its own encoder, {', '.join(bad) or 'none'}): "
+                             "a task with no validation labels, or a diverged head fit; leave such tasks out (--tasks)")
         coeff = transfer_coefficients(losses)
         groups, info = hierarchical_groups((coeff + coeff.T) / 2.0, tasks, self.k)
         files = [write_matrix(out / "transfer.csv", coeff, tasks, corner="C_ij: task i on encoder j [-]"),

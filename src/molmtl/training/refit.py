@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from molmtl.data.batching import collate
-from molmtl.errors import InputError
+from molmtl.errors import CalculationError, InputError
 from molmtl.inference import TrainedModel
 from molmtl.models.base import AtomFeatures
 from molmtl.mtl.base import masked_loss_sums
@@ -110,6 +110,10 @@ def refit_heads(model: TrainedModel, keys: Sequence[str], train, val, *, epochs:
         raise InputError(f"the learning rate must be positive, got {lr}")
     keys = list(dict.fromkeys(keys))
     encoder, heads = _encoder_and_heads(model, keys)
+    for k in keys:  # a norm is >= 0: with a shift under it nothing could reach labels below the shift
+        if getattr(heads[k], "readout", None) == "dipole" and float(model.scaler.shift[model.keys.index(k)]) != 0.0:
+            raise InputError(f"{k}'s normalization shifts it (z-score normalization): a dipole head without a bias "
+                             "after its norm cannot fit it; retrain with the default normalization")
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     t0 = time.perf_counter()
@@ -121,6 +125,7 @@ def refit_heads(model: TrainedModel, keys: Sequence[str], train, val, *, epochs:
     val_c = _cache_features(model, encoder, val, keys, batch_size, "validation")
     scale = model.scaler.scale[[model.keys.index(k) for k in keys]].numpy()
     before = _val_mae(heads, val_c) * scale
+    initial = {k: (copy.deepcopy(h.state_dict()), getattr(h, "dipole_bias", None)) for k, h in heads.items()}
     for h in heads.values():
         if getattr(h, "readout", None) == "dipole":
             h.dipole_bias = False
@@ -151,6 +156,13 @@ def refit_heads(model: TrainedModel, keys: Sequence[str], train, val, *, epochs:
         if score < best:
             best, best_epoch = score, epoch
             best_state = {k: copy.deepcopy(h.state_dict()) for k, h in heads.items()}
+    if best_state is None:  # every epoch's validation MAE was NaN: the training diverged
+        for k, h in heads.items():
+            h.load_state_dict(initial[k][0])
+            if initial[k][1] is not None:
+                h.dipole_bias = initial[k][1]
+        raise CalculationError(f"refitting diverged (validation MAE not finite at learning rate {lr:g}); "
+                               "try a smaller --lr")
     for k, h in heads.items():
         h.load_state_dict(best_state[k])
     model.strategy.eval()

@@ -41,6 +41,8 @@ DEFAULT_METHOD = "mlp"
 DIMS, K_DISTANCE, K_LOCAL = 32, 10, 32
 #: Fewer validation molecules than this are too few to fit a sigma on (``molmtl train`` then skips).
 MIN_VALIDATION = 50
+#: Fewer validation labels of a property than this leave its sigma unfitted (a sparse CSV column).
+MIN_LABELS = 5
 
 
 def fit_calibration(outputs: dict[str, PartOutputs], targets: Sequence[Target], *, method: str = DEFAULT_METHOD,
@@ -58,6 +60,11 @@ def fit_calibration(outputs: dict[str, PartOutputs], targets: Sequence[Target], 
     val_points = ((val.emb - center) @ components).astype(np.float16)
     raw = knn(val_points, reference, k_distance)[0].mean(axis=1)
     residual = val.residuals
+    labelled = np.isfinite(residual).sum(axis=0)
+    short = [f"{t.key} ({int(n)})" for t, n in zip(targets, labelled) if n < MIN_LABELS]
+    if short:
+        raise InputError(f"too few validation labels to calibrate {', '.join(short)}: at least {MIN_LABELS} per "
+                         "property are needed")
     with np.errstate(invalid="ignore"):
         residual_scale = np.nanmean(np.abs(residual), axis=0)
     residual_scale = np.where(np.isfinite(residual_scale) & (residual_scale > 0), residual_scale, 1.0)
@@ -157,6 +164,9 @@ def calibrate_after_training(path: str | Path, model: TrainedModel | None = None
         cal, report = calibrate(trained)
     except InputError as exc:
         log.info("no uncertainty calibration: %s", exc)
+        return None
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:  # the model file is written: say, go on
+        log.warning("no uncertainty calibration (it failed: %s); molmtl calibrate %s retries it", exc, path)
         return None
     write_calibration(path, cal)
     log.info("uncertainty calibration (%s) written to %s in %.0f s", cal.method, path, report["seconds"])
