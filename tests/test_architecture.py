@@ -63,3 +63,15 @@ def test_no_import_cycles_between_molmtl_modules():
             if other != m and graph.find_shortest_chain(importer=other, imported=m):
                 cycles.append((m, other))
     assert not cycles, f"import cycles: {cycles[:5]}"
+
+
+def test_every_source_folder_is_a_package_a_wheel_keeps():
+    # setuptools' find (pyproject.toml) skips a folder without __init__.py: it would be missing from
+    # a built wheel although the editable install finds it (molmtl.relate once was)
+    from setuptools import find_packages
+
+    folders = {p.parent for p in SRC.rglob("*.py") if "__pycache__" not in p.parts}
+    missing = sorted(str(f.relative_to(SRC.parent)) for f in folders if not (f / "__init__.py").is_file())
+    assert not missing, missing
+    found = set(find_packages(str(SRC.parent)))
+    assert {".".join(f.relative_to(SRC.parent).parts) for f in folders} <= found
