@@ -9,12 +9,15 @@ plain dict saved with ``torch.save`` (tensors and builtins only, so it loads wit
      "strategy_state": {...}, "scaler_state": {...},
      "split": {"id", "name", "sizes"}, "metrics": {...},
      "uncertainty": {...},  # optional: the calibration molmtl calibrate wrote (molmtl.uncertainty)
-     "companions": [{"model": {...}, "weights": {"mu": 0.6}}]}  # optional: molmtl blend (below)
+     "companions": [{"model": {...}, "weights": {"mu": 0.9}, "fades": {"mu": 0.01}}]}  # optional: molmtl blend
 
 A *companion* is a second model (its own file body, nested) whose predictions are blended into
-some of the model's outputs: ``y_k = (1 - w_k) * own_k + w_k * companion_k``, before the physics
-relations. ``molmtl blend`` fits ``w_k`` on the validation part, e.g. a 2D D-MPNN's dipole moment
-into the SMILES model, whose MMFF conformer misleads its own dipole head (BENCHMARKS.md).
+some of the model's outputs before the physics relations (:func:`blended`): ``y_k = (1 - w_k) *
+own_k + w_k * companion_k``, and for a norm (a dipole moment) with a fade ``e_k`` the companion's
+share shrinks where the model's own output vanishes, so that a molecule whose symmetry forbids a
+dipole keeps the 0 D of its own vector. ``molmtl blend`` fits ``w_k`` (and ``e_k``) on the
+validation part, e.g. a 2D D-MPNN's dipole moment into the SMILES model, whose MMFF conformer
+misleads its own dipole head (BENCHMARKS.md).
 
 :func:`build_strategy` turns a config's plug-in names into objects through the registries (the
 one place that does, for a new run and for a model file alike); :func:`load_model` rebuilds a
@@ -120,7 +123,7 @@ class TrainedModel(nn.Module):
     """
 
     def __init__(self, strategy, scaler, config: TrainConfig, info: dict[str, Any] | None = None, *,
-                 relations: bool = True, companions: Sequence[tuple["TrainedModel", dict[str, float]]] = ()):
+                 relations: bool = True, companions: Sequence[tuple] = ()):
         super().__init__()
         self.strategy, self.scaler, self.config = strategy, scaler, config
         self.targets: tuple[Target, ...] = tuple(scaler.targets)
@@ -129,11 +132,13 @@ class TrainedModel(nn.Module):
         #: the heads' outputs; False gives the heads' raw values. Only for QM9 models: a CSV's
         #: columns named U0 or A need not be QM9's quantities (another level of theory, other atoms).
         self.relations = relations and config.data is None
-        #: ``(model, {key: weight})`` pairs blended into the outputs (:meth:`outputs`).
-        self.companions = nn.ModuleList(m for m, _ in companions)
-        self.companion_weights: list[dict[str, float]] = [dict(w) for _, w in companions]
-        for model, weights in companions:
-            check_companion(self, model, weights)
+        #: Models blended into the outputs (:meth:`outputs`), each with ``{key: weight}`` and
+        #: ``{key: fade}``; ``companions`` are ``(model, weights)`` or ``(model, weights, fades)``.
+        self.companions = nn.ModuleList(c[0] for c in companions)
+        self.companion_weights: list[dict[str, float]] = [dict(c[1]) for c in companions]
+        self.companion_fades: list[dict[str, float]] = [dict(c[2]) if len(c) > 2 else {} for c in companions]
+        for model, weights, fades in zip(self.companions, self.companion_weights, self.companion_fades):
+            check_companion(self, model, weights, fades)
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -159,32 +164,53 @@ class TrainedModel(nn.Module):
         """Predictions (as :meth:`forward`) and the strategy's ``(B, E)`` molecule embedding (or None)."""
         out = self.strategy(batch)
         pred = self.scaler.denormalize(out.pred.float(), batch)
-        for model, weights in zip(self.companions, self.companion_weights):
+        for model, weights, fades in self.blends():
             theirs = model.scaler.denormalize(model.strategy(batch).pred.float(), batch)
             for key, w in weights.items():
                 i, j = self.keys.index(key), model.keys.index(key)
-                pred[:, i] = (1.0 - w) * pred[:, i] + w * theirs[:, j]
+                pred[:, i] = blended(pred[:, i], theirs[:, j], w, fades.get(key, 0.0))
         if self.relations:
             pos = None if batch.pos is None else batch.pos.detach().cpu().double().numpy()
             fixed = apply_relations(pred.cpu().numpy(), self.keys, batch.z.cpu().numpy(), pos)
             pred = torch.from_numpy(fixed).to(pred.device)
         return pred, out.embedding
 
+    def blends(self) -> list[tuple["TrainedModel", dict[str, float], dict[str, float]]]:
+        """``(companion, weights, fades)`` of each companion."""
+        return list(zip(self.companions, self.companion_weights, self.companion_fades))
+
     def derived(self) -> dict[str, str]:
         """Outputs the model computes rather than predicts (key -> how; :func:`molmtl.physics.derived_keys`)."""
         return derived_keys(self.keys, self.needs_geometry) if self.relations else {}
 
 
-def check_companion(model: TrainedModel, companion: TrainedModel, weights: dict[str, float]) -> None:
+def blended(own: Tensor, theirs: Tensor, weight: float, fade: float = 0.0) -> Tensor:
+    """``(1 - w s) own + w s theirs`` with ``s = own^2 / (own^2 + fade^2)`` (``s = 1`` without a
+    fade). A fade is for norms (a dipole moment): the companion's value counts as at least 0, and its
+    share vanishes where the model's own norm does (a molecule whose symmetry forbids a dipole: a
+    2D model cannot see that, the model's vector readout gives it exactly)."""
+    if fade > 0:
+        theirs = theirs.clamp(min=0.0)
+        share = weight * own * own / (own * own + fade * fade)
+    else:
+        share = torch.full_like(own, weight)
+    return (1.0 - share) * own + share * theirs
+
+
+def check_companion(model: TrainedModel, companion: TrainedModel, weights: dict[str, float],
+                    fades: dict[str, float] | None = None) -> None:
     """InputError unless ``companion`` can be blended into ``model`` for ``weights``' keys: both
-    predict each key, each weight is in [0, 1], and the two read molecules alike (the same
-    elements: a 2D encoder's atom features are one-hot over them)."""
+    predict each key, each weight is in [0, 1], each fade a number >= 0 for a blended key, and the
+    two read molecules alike (the same elements: a 2D encoder's atom features are one-hot over them)."""
     for key, w in weights.items():
         if key not in model.keys or key not in companion.keys:
             raise InputError(f"a blended output must be a target of both models; {key!r} is not "
                              f"({', '.join(model.keys)} / {', '.join(companion.keys)})")
         if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0.0 <= w <= 1.0:
             raise InputError(f"a blend weight must be a number in [0, 1], got {w!r} for {key}")
+    for key, e in (fades or {}).items():
+        if key not in weights or isinstance(e, bool) or not isinstance(e, (int, float)) or not e >= 0:
+            raise InputError(f"a blend fade must be a number >= 0 for a blended output, got {e!r} for {key}")
     if tuple(companion.config.elements) != tuple(model.config.elements):
         raise InputError(f"the companion model was trained on elements {symbols_text(companion.config.elements)}, "
                          f"the model on {symbols_text(model.config.elements)}: they must be the same")
@@ -193,7 +219,7 @@ def check_companion(model: TrainedModel, companion: TrainedModel, weights: dict[
 
 
 def model_body(*, strategy, scaler, config: TrainConfig, split=None, metrics: dict[str, Any] | None = None,
-               companions: Sequence[tuple[TrainedModel, dict[str, float]]] = ()) -> dict[str, Any]:
+               companions: Sequence[tuple] = ()) -> dict[str, Any]:
     """The dict a model file holds (the module's docstring); ``split`` a
     :class:`~molmtl.data.splits.Split` or its entry as a model file holds it."""
     body = {
@@ -209,8 +235,9 @@ def model_body(*, strategy, scaler, config: TrainConfig, split=None, metrics: di
         "metrics": metrics or {},
     }
     if companions:
-        body["companions"] = [{"model": companion_body(m), "weights": {k: float(v) for k, v in w.items()}}
-                              for m, w in companions]
+        body["companions"] = [{"model": companion_body(c[0]), "weights": {k: float(v) for k, v in c[1].items()},
+                               "fades": {k: float(v) for k, v in (c[2] if len(c) > 2 else {}).items()}}
+                              for c in companions]
     return body
 
 
@@ -222,7 +249,7 @@ def companion_body(model: TrainedModel) -> dict[str, Any]:
 
 def save_model(path: str | Path, *, strategy, scaler, config: TrainConfig, split=None,
                metrics: dict[str, Any] | None = None,
-               companions: Sequence[tuple[TrainedModel, dict[str, float]]] = ()) -> Path:
+               companions: Sequence[tuple] = ()) -> Path:
     """Write the model file atomically (a crash leaves the old file or none)."""
     body = model_body(strategy=strategy, scaler=scaler, config=config, split=split, metrics=metrics,
                       companions=companions)
@@ -277,7 +304,7 @@ def load_model(path: str | Path) -> TrainedModel:
     companions = []
     for entry in body.get("companions") or []:
         companion = model_from_body(entry["model"], path=f"{model_path(path)} (companion)")
-        companions.append((companion, dict(entry["weights"])))
+        companions.append((companion, dict(entry["weights"]), dict(entry.get("fades") or {})))
     if companions:
         model = TrainedModel(model.strategy, model.scaler, model.config, model.info, companions=companions).eval()
     return model
@@ -463,5 +490,5 @@ def iter_smiles_predictions(model: TrainedModel, smiles: Sequence[str], *, names
 
 
 __all__ = ["TrainedModel", "build_strategy", "encoder_class", "save_model", "read_model_file", "load_model",
-           "model_path", "model_body", "model_from_body", "companion_body", "check_companion", "file_sha256", "predict_dataset", "predict_molecules", "predict_smiles", "iter_smiles_predictions", "SmilesPrediction", "molecule_dataset",
+           "model_path", "model_body", "model_from_body", "companion_body", "check_companion", "blended", "file_sha256", "predict_dataset", "predict_molecules", "predict_smiles", "iter_smiles_predictions", "SmilesPrediction", "molecule_dataset",
            "require_model_domain", "FORMAT_VERSION"]

@@ -12,8 +12,8 @@ import torch
 
 from molmtl.chem.parse import from_smiles
 from molmtl.cli import main
-from molmtl.inference import TrainedModel, load_model, predict_molecules, read_model_file
-from molmtl.training.blend import GRID, fit_blend
+from molmtl.inference import TrainedModel, blended, load_model, predict_molecules, read_model_file
+from molmtl.training.blend import FADES, GRID, fit_blend
 
 COMMON = ["--max-molecules", "300", "--batch-size", "32", "--epochs", "1", "--accelerator", "cpu", "--no-progress"]
 MOLECULES = ["CCO", "c1ccncc1", "CC(=O)OC", "OCC#N", "FC(F)C=O"]
@@ -37,9 +37,10 @@ def runs(tmp_path_factory):
 
 def test_the_fitted_weight_gives_the_lowest_validation_mae(runs):
     model, companion = load_model(runs["base"]), load_model(runs["flat"])
-    weights, report = fit_blend(model, companion, ["mu"])
+    weights, fades, report = fit_blend(model, companion, ["mu"])
     row = report["keys"]["mu"]
     assert weights["mu"] in GRID and row["weight"] == weights["mu"]
+    assert fades["mu"] in FADES and row["fade"] == fades["mu"]  # a 3D model's dipole norm: always a fade
     # the grid holds 0 (the model alone) and 1 (the companion alone): the blend is at least as good
     assert row["val_mae_blend"] <= min(row["val_mae_model"], row["val_mae_companion"]) + 1e-12
     assert report["n_val"] == 60 and row["unit"] == "D"
@@ -49,21 +50,23 @@ def test_a_blended_file_predicts_exactly_the_blend(runs, capsys):
     out = runs["root"] / "blended.pt"
     assert main(["blend", str(runs["base"]), str(runs["flat"]), "--keys", "mu", "--out", str(out)]) == 0
     shown = json.loads(capsys.readouterr().out.splitlines()[0])
-    w = shown["mu"]["weight"]
+    w, fade = shown["mu"]["weight"], shown["mu"]["fade"]
     body = read_model_file(out)
     assert body["format_version"] == 3 and body["companions"][0]["weights"] == {"mu": w}
+    assert body["companions"][0]["fades"] == {"mu": fade} and fade > 0
     assert "uncertainty" not in body and body["metrics"]["blend"]["keys"]["mu"]["weight"] == w
     assert read_model_file(runs["base"])["format_version"] == 2  # no companions: readable by format-2 molmtl
 
-    blended, model, companion = load_model(out), load_model(runs["base"]), load_model(runs["flat"])
-    assert blended.needs_graph and blended.needs_geometry and not model.needs_graph
+    both, model, companion = load_model(out), load_model(runs["base"]), load_model(runs["flat"])
+    assert both.needs_graph and both.needs_geometry and not model.needs_graph
     mols = [from_smiles(s) for s in MOLECULES]
-    got = predict_molecules(blended, mols)
+    got = predict_molecules(both, mols)
     own = predict_molecules(model, mols)
     theirs = predict_molecules(companion, mols)
-    mu = blended.keys.index("mu")
-    np.testing.assert_allclose(got[:, mu], (1 - w) * own[:, mu] + w * theirs[:, 0], rtol=1e-6, atol=1e-9)
-    others = [i for i, k in enumerate(blended.keys) if k != "mu"]
+    mu = both.keys.index("mu")
+    expected = blended(torch.from_numpy(own[:, mu]), torch.from_numpy(theirs[:, 0]), w, fade).numpy()
+    np.testing.assert_allclose(got[:, mu], expected, rtol=1e-6, atol=1e-9)
+    others = [i for i, k in enumerate(both.keys) if k != "mu"]
     np.testing.assert_allclose(got[:, others], own[:, others], rtol=1e-6)
 
 
@@ -72,9 +75,31 @@ def test_blend_weight_one_is_the_companion_and_zero_the_model(runs):
     mols = [from_smiles(s) for s in MOLECULES]
     mu = model.keys.index("mu")
     for w, expected in ((0.0, predict_molecules(model, mols)[:, mu]), (1.0, predict_molecules(companion, mols)[:, 0])):
-        blended = TrainedModel(model.strategy, model.scaler, model.config, model.info,
-                               companions=[(companion, {"mu": w})]).eval()
-        np.testing.assert_allclose(predict_molecules(blended, mols)[:, mu], expected, rtol=1e-6, atol=1e-9)
+        mix = TrainedModel(model.strategy, model.scaler, model.config, model.info,
+                           companions=[(companion, {"mu": w})]).eval()
+        np.testing.assert_allclose(predict_molecules(mix, mols)[:, mu], expected, rtol=1e-6, atol=1e-9)
+
+
+def test_the_blend_formula_linear_faded_and_clamped():
+    own, theirs = torch.tensor([2.0, 0.0, 1e-6, 0.5]), torch.tensor([1.0, 0.7, 0.7, -0.3])
+    # no fade: the plain weighted mean
+    torch.testing.assert_close(blended(own, theirs, 0.25, 0.0), 0.75 * own + 0.25 * theirs)
+    faded = blended(own, theirs, 0.9, 0.01)
+    assert faded[0] == pytest.approx(0.1 * 2.0 + 0.9 * 1.0, rel=1e-4)  # a large norm: the companion's full share
+    assert faded[1] == 0.0 and faded[2] < 1e-5  # a vanishing norm stays (close to) 0
+    share = 0.9 * 0.25 / (0.25 + 0.01**2)
+    assert faded[3] == pytest.approx((1 - share) * 0.5, rel=1e-6)  # a norm is >= 0: the companion's -0.3 counts as 0
+
+
+def test_symmetric_molecules_keep_zero_debye_after_blending(runs):
+    # the 2D companion cannot see that methane, benzene or CO2 have no dipole; the PaiNN's vector can
+    model, companion = load_model(runs["base"]), load_model(runs["flat"])
+    blend = TrainedModel(model.strategy, model.scaler, model.config, model.info,
+                         companions=[(companion, {"mu": 0.9}, {"mu": 0.01})]).eval()
+    mols = [from_smiles(s) for s in ("C", "c1ccccc1", "O=C=O")]
+    mu = blend.keys.index("mu")
+    assert np.abs(predict_molecules(blend, mols)[:, mu]).max() < 0.01
+    assert np.abs(predict_molecules(companion, mols)[:, 0]).max() > 0.01  # what the fade protects against
 
 
 def test_the_uncertainty_cache_key_sees_the_companion(runs):

@@ -21,8 +21,10 @@ def register(app: typer.Typer) -> None:
         limit: int = typer.Option(None, min=1, help="Fit on the first N validation molecules only (a quick look)."),
     ) -> None:
         """Blend COMPANION's predictions into MODEL's outputs for --keys: y = (1 - w) model + w companion, with
-        w (0 to 1 in steps of 0.05) of lowest validation MAE. The file holds both models; every other output
-        is MODEL's. Recalibrate afterwards (molmtl calibrate): the calibration is not carried over."""
+        w (0 to 1 in steps of 0.05) of lowest validation MAE; for a 3D model's dipole moment the companion's
+        share fades where MODEL's own norm vanishes (symmetric molecules keep 0 D). The file holds both
+        models; every other output is MODEL's. Recalibrate afterwards (molmtl calibrate): the
+        calibration is not carried over."""
         from molmtl.inference import (  # lazy: torch loads only when a command runs
             load_model,
             model_path,
@@ -34,12 +36,12 @@ def register(app: typer.Typer) -> None:
             raise InputError(f"--geometry must be qm9 or rdkit, got {geometry!r}")
         trained, other = load_model(model), load_model(companion)
         names = [k.strip() for k in keys.split(",") if k.strip()]
-        weights, report = fit_blend(trained, other, names, geometry=None if geometry is None else geometry.strip().lower(),
+        weights, fades, report = fit_blend(trained, other, names, geometry=None if geometry is None else geometry.strip().lower(),
                                     limit=limit)
         metrics = dict(trained.info.get("metrics") or {})
         metrics["blend"] = {**report, "companion": str(model_path(companion))}
         save_model(out, strategy=trained.strategy, scaler=trained.scaler, config=trained.config,
-                   split=trained.info.get("split"), metrics=metrics, companions=[(other, weights)])
+                   split=trained.info.get("split"), metrics=metrics, companions=[(other, weights, fades)])
         typer.echo(json.dumps(report["keys"]))
         typer.echo(f"written to {out} (its test metrics are the model's until 'molmtl evaluate'; calibrate it with "
                    f"'molmtl calibrate {out}')")

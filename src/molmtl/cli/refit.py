@@ -61,7 +61,7 @@ def register(app: typer.Typer) -> None:
         metrics = dict(trained.info.get("metrics") or {})
         metrics["refit"] = {**report, "from": str(model_path(model)), "geometry": config.geometry}
         save_model(out, strategy=trained.strategy, scaler=trained.scaler, config=saved_config, split=data.split,
-                   metrics=metrics, companions=list(zip(trained.companions, trained.companion_weights)))
+                   metrics=metrics, companions=trained.blends())
         shown = ("width", "val_mae") if fade_dipole_bias else ("heads", "best_epoch", "val_mae_before", "val_mae_after", "seconds")
         typer.echo(json.dumps({k: report[k] for k in shown}))
         typer.echo(f"written to {out} (its test metrics are the old model's until 'molmtl evaluate'; recalibrate with "

@@ -6,7 +6,10 @@ For each chosen target k the blended model predicts
 
 before the physics relations (:mod:`molmtl.physics`), with w_k the grid value (0, 0.05, ..., 1)
 of lowest MAE on the model's validation part: w_k = 0 keeps the model's own output, 1 takes the
-companion's. What it is for: two models that err differently. The SMILES model reads an MMFF
+companion's. For a dipole moment read out as the norm of a vector (a 3D model), the companion's
+share also fades where the model's own norm vanishes (:func:`molmtl.inference.blended`; the fade
+width e_k from :data:`FADES`, chosen with w_k): a molecule whose symmetry forbids a dipole
+(methane, benzene, CO2, trans-difluoroethene) keeps its 0 D, which a 2D model cannot know. What it is for: two models that err differently. The SMILES model reads an MMFF
 conformer, which for a flexible molecule is often not QM9's, and its dipole head errs most for
 those; a 2D encoder (no geometry) has no conformer to get wrong but errs on rigid molecules that
 the geometry pins down. Both must have been trained on the same split (else the companion has
@@ -19,16 +22,20 @@ import logging
 from collections.abc import Sequence
 
 import numpy as np
+import torch
 from torch.utils.data import Subset
 
 from molmtl.errors import InputError
-from molmtl.inference import TrainedModel, check_companion, predict_dataset
+from molmtl.inference import TrainedModel, blended, check_companion, predict_dataset
 from molmtl.training.data import model_data
 
 log = logging.getLogger(__name__)
 
 #: The blend weights tried (the companion's share).
 GRID = np.round(np.linspace(0.0, 1.0, 21), 2)
+#: Fade widths tried for a dipole norm (the target's registry unit, D): never 0, so that a vanishing
+#: vector keeps 0 D whatever the validation part prefers.
+FADES = (0.001, 0.003, 0.01, 0.03, 0.1)
 
 
 def _raw(model: TrainedModel) -> TrainedModel:
@@ -42,11 +49,11 @@ def _mae(pred: np.ndarray, label: np.ndarray) -> float:
 
 
 def fit_blend(model: TrainedModel, companion: TrainedModel, keys: Sequence[str], *, geometry: str | None = None,
-              limit: int | None = None) -> tuple[dict[str, float], dict]:
-    """``({key: weight}, report)``: the companion's share of each of ``keys`` that gives the lowest
-    validation MAE (the model's split, with ``geometry`` for a QM9 model; ``limit``: its first
-    molecules only). The report gives, per key and in display units, the validation MAE of the
-    model, of the companion and of the blend."""
+              limit: int | None = None) -> tuple[dict[str, float], dict[str, float], dict]:
+    """``({key: weight}, {key: fade}, report)``: the companion's share of each of ``keys`` (and for
+    a dipole norm the fade width) that gives the lowest validation MAE (the model's split, with
+    ``geometry`` for a QM9 model; ``limit``: its first molecules only). The report gives, per key and
+    in display units, the validation MAE of the model, of the companion and of the blend."""
     keys = list(dict.fromkeys(keys))
     if not keys:
         raise InputError("name at least one target to blend (--keys mu)")
@@ -65,20 +72,26 @@ def fit_blend(model: TrainedModel, companion: TrainedModel, keys: Sequence[str],
         raise InputError("the validation part of this model's split is empty")
     labels, own = predict_dataset(_raw(model), val)
     _, other = predict_dataset(_raw(companion), val)
-    weights, rows = {}, {}
+    weights, fades, rows = {}, {}, {}
     for key in keys:
         i, j = model.keys.index(key), companion.keys.index(key)
-        maes = [_mae((1 - w) * own[:, i] + w * other[:, j], labels[:, i]) for w in GRID]
-        best = int(np.nanargmin(maes))
-        weights[key] = float(GRID[best])
+        norm = model.targets[i].readout == "dipole" and model.needs_geometry and not companion.needs_geometry
+        a, b = torch.from_numpy(own[:, i]), torch.from_numpy(other[:, j])
+        trials = [(float(w), float(e), _mae(blended(a, b, float(w), float(e)).numpy(), labels[:, i]))
+                  for e in (FADES if norm else (0.0,)) for w in GRID]
+        w, e, best = min(trials, key=lambda t: (np.inf if np.isnan(t[2]) else t[2], t[1]))
+        weights[key] = w
+        if e > 0:
+            fades[key] = e
         show = model.targets[i].to_display
-        rows[key] = {"weight": weights[key], "unit": model.targets[i].display_unit,
-                     "val_mae_model": float(show(maes[0])), "val_mae_companion": float(show(maes[-1])),
-                     "val_mae_blend": float(show(maes[best]))}
-        log.info("blend %s: companion weight %.2f; validation MAE %.4g (model) / %.4g (companion) -> %.4g %s", key,
-                 weights[key], rows[key]["val_mae_model"], rows[key]["val_mae_companion"], rows[key]["val_mae_blend"],
+        rows[key] = {"weight": w, "fade": e, "unit": model.targets[i].display_unit,
+                     "val_mae_model": float(show(_mae(own[:, i], labels[:, i]))),
+                     "val_mae_companion": float(show(_mae(other[:, j], labels[:, i]))),
+                     "val_mae_blend": float(show(best))}
+        log.info("blend %s: companion weight %.2f (fade %g); validation MAE %.4g (model) / %.4g (companion) -> %.4g %s",
+                 key, w, e, rows[key]["val_mae_model"], rows[key]["val_mae_companion"], rows[key]["val_mae_blend"],
                  rows[key]["unit"])
-    return weights, {"keys": rows, "n_val": len(val), "geometry": (geometry or model.config.geometry)}
+    return weights, fades, {"keys": rows, "n_val": len(val), "geometry": (geometry or model.config.geometry)}
 
 
-__all__ = ["GRID", "fit_blend"]
+__all__ = ["FADES", "GRID", "fit_blend"]

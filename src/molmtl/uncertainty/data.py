@@ -64,7 +64,7 @@ def weights_digest(model: TrainedModel, *extra) -> str:
             h.update(k.encode())
             h.update(v.detach().cpu().contiguous().numpy().tobytes())
     split = (model.info.get("split") or {}).get("id")
-    h.update(json.dumps([list(model.keys), split, model.companion_weights, *extra], sort_keys=True,
+    h.update(json.dumps([list(model.keys), split, model.companion_weights, model.companion_fades, *extra], sort_keys=True,
                         default=str).encode())
     return h.hexdigest()[:20]
 
