@@ -13,8 +13,10 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import typer
 from tqdm import tqdm
 
@@ -24,7 +26,7 @@ from molmtl.data.csv import read_molecule_list
 from molmtl.data.qm9 import load_qm9
 from molmtl.errors import InputError, MolmtlError
 from molmtl.inference import TrainedModel, iter_smiles_predictions
-from molmtl.methods.domain import assess
+from molmtl.methods.domain import assess_many
 from molmtl.methods.ml import split_part
 from molmtl.methods.result import ENERGY_UNITS
 from molmtl.targets import TARGET_KEYS, column_header
@@ -69,24 +71,29 @@ def predict_file(source: Path, trained: TrainedModel, model_path: str, *, out: P
             quiet = logging.getLogger().level > logging.INFO  # molmtl -q
             bar = tqdm(total=len(smiles), desc="predict", unit="mol", file=sys.stderr,
                        disable=not progress or quiet or not sys.stderr.isatty())
-            for row in iter_smiles_predictions(trained, smiles, names=names, workers=workers):
-                i = row.index
-                warnings = [w for w in ([notes.get(i)] + list(row.molecule.warnings if row.molecule else [])) if w]
-                trust = None if row.values is None else assess(trained, row.molecule, row.values, row.embedding)
-                sigma = None if trust is None else trust.sigma
-                cells = [names[i], smiles[i]]
-                for j, (t, u, f) in enumerate(cols):
-                    cells += ["" if row.values is None else f"{float(row.values[j]) * f:.8g}",
-                              "" if sigma is None else f"{float(sigma[j]) * f:.3g}"]
-                if qm9 is not None:
-                    cells += _qm9_cells(row.molecule, qm9, trained, qm9_cols)
-                domain = {} if trust is None else trust.domain
-                cells += [domain.get("verdict", ""), "; ".join(domain.get("reasons", [])), "; ".join(warnings),
-                          row.error or ""]
-                failed += row.error is not None
-                writer.writerow(cells)
+            for rows in _chunks(iter_smiles_predictions(trained, smiles, names=names, workers=workers), ASSESS_CHUNK):
+                done = [r for r in rows if r.values is not None]
+                trusts = dict(zip((r.index for r in done), assess_many(
+                    trained, [r.molecule for r in done], np.array([r.values for r in done]).reshape(len(done), -1),
+                    [r.embedding for r in done]))) if done else {}
+                for row in rows:
+                    i = row.index
+                    warnings = [w for w in ([notes.get(i)] + list(row.molecule.warnings if row.molecule else [])) if w]
+                    trust = trusts.get(i)
+                    sigma = None if trust is None else trust.sigma
+                    cells = [names[i], smiles[i]]
+                    for j, (t, u, f) in enumerate(cols):
+                        cells += ["" if row.values is None else f"{float(row.values[j]) * f:.8g}",
+                                  "" if sigma is None else f"{float(sigma[j]) * f:.3g}"]
+                    if qm9 is not None:
+                        cells += _qm9_cells(row.molecule, qm9, trained, qm9_cols)
+                    domain = {} if trust is None else trust.domain
+                    cells += [domain.get("verdict", ""), "; ".join(domain.get("reasons", [])), "; ".join(warnings),
+                              row.error or ""]
+                    failed += row.error is not None
+                    writer.writerow(cells)
                 fh.flush()
-                bar.update(1)
+                bar.update(len(rows))
             bar.close()
         finally:
             if tmp is not None:
@@ -99,6 +106,22 @@ def predict_file(source: Path, trained: TrainedModel, model_path: str, *, out: P
                f"({len(smiles) / max(elapsed, 1e-9):.0f} per second, {workers} embedding workers) with {model_path}"
                + (f"; {failed} without predictions (reasons in the error column)" if failed else "")
                + (f"; written to {out}" if out is not None else ""), err=True)
+
+
+#: Rows whose sigma and domain verdict are computed together (one neighbour search for all of them).
+ASSESS_CHUNK = 64
+
+
+def _chunks(rows: Iterator, size: int) -> Iterator[list]:
+    """Consecutive lists of up to ``size`` items, each as soon as it is full (or the input ends)."""
+    chunk = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _qm9_cells(molecule, qm9, trained, qm9_cols) -> list[str]:

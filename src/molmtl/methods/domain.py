@@ -19,6 +19,7 @@ time on this machine (from :mod:`molmtl.methods.estimate`, without importing PyS
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -110,14 +111,31 @@ def dft_suggestion(molecule: Molecule) -> str:
 
 def assess(trained: TrainedModel, molecule: Molecule, values: np.ndarray, embedding: np.ndarray | None) -> Trust:
     """Sigma and the domain verdict of one prediction (``values`` ``(T,)``, ``embedding`` ``(E,)``)."""
+    return assess_many(trained, [molecule], np.asarray(values)[None], [embedding])[0]
+
+
+def assess_many(trained: TrainedModel, molecules: Sequence[Molecule], values: np.ndarray,
+                embeddings: Sequence[np.ndarray | None]) -> list[Trust]:
+    """:func:`assess` of several predictions (``values`` ``(n, T)``, one embedding or None each):
+    the calibration's neighbour search runs once for all of them."""
+    cal = calibration(trained)
+    values = np.asarray(values, dtype=np.float64).reshape(len(molecules), -1)
+    usable = [cal is not None and e is not None and len(e) > 0 for e in embeddings]
+    sigmas, distances = {}, {}
+    if any(usable):
+        rows = [i for i, u in enumerate(usable) if u]
+        emb = np.stack([np.asarray(embeddings[i], dtype=np.float32) for i in rows])
+        sigma, dist = cal.sigma_and_distance(values[rows], emb)
+        sigmas, distances = dict(zip(rows, sigma)), dict(zip(rows, dist))
+    return [_trust(trained, cal, m, sigmas.get(i), distances.get(i), usable[i]) for i, m in enumerate(molecules)]
+
+
+def _trust(trained: TrainedModel, cal, molecule: Molecule, sigma, distance, usable: bool) -> Trust:
     verdict, reasons = structural_verdict(molecule, trained)
     structural = verdict
-    cal = calibration(trained)
-    sigma, high_sigma = None, False
-    if cal is not None and embedding is not None and len(embedding):
-        emb = np.asarray(embedding, dtype=np.float32)[None]
-        sigma = cal.sigma(np.asarray(values, dtype=np.float64)[None], emb)[0]
-        latent, why = latent_verdict(float(cal.distance(emb)[0]), sigma, cal)
+    high_sigma = False
+    if usable:
+        latent, why = latent_verdict(float(distance), sigma, cal)
         if structural == "outside" and cal.sigma_p99 is not None:
             # beyond the sizes (or kinds) the model saw, no held-out molecule tells how large the error
             # is: sigma is raised to at least the test split's 99th percentile, a floor, not a calibration
@@ -129,10 +147,12 @@ def assess(trained: TrainedModel, molecule: Molecule, values: np.ndarray, embedd
         verdict, reasons = _worse(verdict, latent), reasons + why
         if cal.sigma_p99 is not None and cal.median_sigma is not None:
             high_sigma = bool(np.any((sigma > cal.sigma_p99) & (sigma >= MIN_SIGMA_RATIO * cal.median_sigma)))
-    elif cal is None:
-        reasons.append("the model has no uncertainty calibration (molmtl calibrate MODEL adds one)")
+    else:
+        sigma = None
+        if cal is None:
+            reasons.append("the model has no uncertainty calibration (molmtl calibrate MODEL adds one)")
     suggest = verdict == "outside" or (verdict == "near" and high_sigma)
     return Trust(sigma, {"verdict": verdict, "reasons": reasons, "suggestion": dft_suggestion(molecule) if suggest else None})
 
 
-__all__ = ["Trust", "assess", "calibration", "structural_verdict", "dft_suggestion", "VERDICTS"]
+__all__ = ["Trust", "assess", "assess_many", "calibration", "structural_verdict", "dft_suggestion", "VERDICTS"]

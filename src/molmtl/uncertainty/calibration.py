@@ -124,14 +124,22 @@ class Calibration:
         ok = np.isfinite(x).all(axis=1)
         out = np.full(len(x), np.nan)
         if ok.any():
-            out[ok] = _mean_knn_distance(x[ok], self.reference, self.k_distance) / self.distance_scale
+            out[ok] = _mean_knn_distance(x[ok], self._float32("reference"), self.k_distance) / self.distance_scale
         return out
+
+    def _float32(self, name: str) -> np.ndarray:
+        """A stored (float16) point set as contiguous float32, converted once per calibration object
+        (a prediction at a time, converting 20,000 points on every call cost more than the search)."""
+        cache = self.__dict__.setdefault("_as_float32", {})
+        if name not in cache:
+            cache[name] = np.ascontiguousarray(getattr(self, name), dtype=np.float32)
+        return cache[name]
 
     def local(self, emb: np.ndarray, *, leave_one_out: bool = False) -> np.ndarray:
         """``(n, T)`` mean scaled |residual| of each molecule's ``k_local`` nearest validation
         molecules (``leave_one_out``: ``emb`` are the validation molecules, each without itself)."""
-        _, index = knn(self.project(emb), self.local_points, self.k_local, exclude_self=leave_one_out)
-        return self.local_residuals.astype(np.float32)[index].mean(axis=1)
+        _, index = knn(self.project(emb), self._float32("local_points"), self.k_local, exclude_self=leave_one_out)
+        return self._float32("local_residuals")[index].mean(axis=1)
 
     def design(self, emb: np.ndarray, *, leave_one_out: bool = False, network_scale: np.ndarray | None = None) -> np.ndarray:
         """``(n, T, P)`` the features each property's log-sigma is linear in: 1, then log distance
@@ -156,14 +164,19 @@ class Calibration:
     def sigma(self, preds: np.ndarray, emb: np.ndarray) -> np.ndarray:
         """``(n, T)`` sigma in the registry's units for molecules predicted as ``preds (n, T)``
         with embeddings ``emb (n, E)``; rows with a non-finite embedding get NaN."""
+        return self.sigma_and_distance(preds, emb)[0]
+
+    def sigma_and_distance(self, preds: np.ndarray, emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`sigma` and :meth:`distance` ``(n,)`` together (the distance is computed once)."""
         preds, emb = np.asarray(preds), np.asarray(emb, dtype=np.float32)
         if preds.ndim != 2 or preds.shape[1] != len(self.keys) or len(preds) != len(emb):
             raise InputError(f"sigma needs predictions of shape (n, {len(self.keys)}) for the n embeddings, "
                              f"got {preds.shape} and {emb.shape}")
-        out = np.full(preds.shape, np.nan)
+        out, dist = np.full(preds.shape, np.nan), np.full(len(preds), np.nan)
         ok = np.isfinite(emb).all(axis=1) if emb.ndim == 2 else np.zeros(len(emb), bool)
         if ok.any():
             d = self.distance(emb[ok])
+            dist[ok] = d
             sigma = self.scale * np.exp(np.einsum("ntp,tp->nt", self._design(emb[ok], d), self.coef))
             far = d > self.distance_limit
             if self.latent_coef is not None and far.any():
@@ -171,7 +184,7 @@ class Calibration:
                 floor = np.exp(self.latent_coef[:, 0] + self.latent_coef[:, 1] * log_d)
                 sigma[far] = np.maximum(sigma[far], floor)
             out[ok] = sigma
-        return out
+        return out, dist
 
     def half_width(self, sigma: np.ndarray, level: float = 0.9) -> np.ndarray:
         """Half widths of the calibrated central ``level`` intervals (a level the calibration has:
