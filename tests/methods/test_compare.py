@@ -79,7 +79,12 @@ def test_compare_cli_table_json_and_csv(tmp_path, capsys):
     for m in body["methods"].values():
         assert m["schema"] == "molmtl.result" and m["wall_s"] > 0 and "abs_error" in m
     assert main(["-q", "compare", "CCO", "--methods", "ml,xtb,dft", *SMALL_DFT, "--store", store]) == 0
-    assert "speed-up" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    # ethanol is outside the network's domain (3 heavy atoms): its verdict shows, but no "check with
+    # DFT" line beside the DFT column that just ran
+    assert "speed-up" in out and "ml domain: outside" in out and "check with DFT" not in out
+    assert main(["-q", "compare", "CCO", "--methods", "ml"]) == 0
+    assert "ml check with DFT: molmtl compare CCO --methods ml,xtb,dft" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("args, words", [

@@ -108,8 +108,9 @@ def register(app: typer.Typer) -> None:
         name = mol.name or mol.smiles or mol.formula
         typer.echo(f"{name} ({mol.formula}, {mol.n_atoms} atoms; input: {mol.source})")
         typer.echo(shown.table())
+        ran_dft = "dft" in shown.results
         for m, r in shown.results.items():
-            for line in domain_lines(r):
+            for line in domain_lines(r, suggest=not ran_dft):  # no "check with DFT" beside DFT's own column
                 typer.echo(f"{m} {line}")
         for m, r in shown.results.items():
             for w in r.warnings:

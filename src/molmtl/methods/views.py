@@ -57,13 +57,13 @@ def derived_notes(derived: dict[str, str]) -> list[str]:
     return [f"computed: {', '.join(keys)} ({how})" for how, keys in by_how.items()]
 
 
-def domain_lines(result: MethodResult) -> list[str]:
-    """``domain: near (reason; reason)`` and the suggestion to check with DFT, for ML results."""
+def domain_lines(result: MethodResult, *, suggest: bool = True) -> list[str]:
+    """``domain: near (reason; reason)`` and (``suggest``) the suggestion to check with DFT, for ML results."""
     if not result.domain:
         return []
     d = result.domain
     lines = [f"domain: {d['verdict']}" + (f" ({'; '.join(d['reasons'])})" if d.get("reasons") else "")]
-    if d.get("suggestion"):
+    if suggest and d.get("suggestion"):
         lines.append(d["suggestion"])
     return lines
 
