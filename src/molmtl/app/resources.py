@@ -6,6 +6,8 @@ Dask client, a runner that does not start)."""
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -42,6 +44,11 @@ class Resources:
     runner: JobRunner
     test_rows: np.ndarray
     started: float = field(default_factory=time.time)
+    #: Network predictions that run at once (one per core): the request threads share one process,
+    #: and twenty of them interleaving small torch and RDKit calls under the GIL ran at a third of
+    #: the throughput (benchmarks/load_predict.py).
+    network_slots: threading.BoundedSemaphore = field(
+        default_factory=lambda: threading.BoundedSemaphore(max(1, os.cpu_count() or 1)))
 
     def close(self) -> None:
         self.runner.stop()

@@ -20,6 +20,7 @@ def predict(body: PredictRequest, res: Resources = Depends(get_resources)) -> di
     per property where the model has one) and the domain verdict (``extras.domain``, when the
     model gives one), beside QM9's entry when the molecule is in QM9. The body is the result
     schema of ``molmtl predict --json`` (``docs/result-schema.md``)."""
-    mol, _ = resolve.resolve(body.molecule, res, keep=False)
-    result = res.network.run(mol)
+    with res.network_slots:  # parsing embeds a SMILES: as much CPU as the prediction
+        mol, _ = resolve.resolve(body.molecule, res, keep=False)
+        result = res.network.run(mol)
     return in_energy_unit(result, body.units).to_json()
