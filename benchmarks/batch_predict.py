@@ -5,7 +5,7 @@ Each run starts from an empty geometry store (a fresh cache folder holding only 
 so every SMILES is embedded (RDKit ETKDG + MMFF) as a new user's first run embeds it. The file:
 ``--n`` molecules of the standard split's test part (``RandomState(--seed)``).
 
-    python benchmarks/batch_predict.py --n 1000 --workers 2 --baseline ec0bcef
+    python benchmarks/batch_predict.py --n 1000 --workers 2 --baseline ec0bcef --baseline 73b71e5
 """
 
 from __future__ import annotations
@@ -61,20 +61,21 @@ def main() -> None:
     p.add_argument("--n", type=int, default=1000)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--baseline", default=None, help="a commit whose 'molmtl predict FILE' runs beside (its only mode)")
+    p.add_argument("--baseline", action="append", default=[],
+                   help="a commit whose 'molmtl predict FILE' runs beside (its default mode); repeat for more")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         data = tmp / "mols.csv"
         _sample(data, args.n, args.seed)
         runs = {}
-        if args.baseline:
-            tree = tmp / "baseline"
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), args.baseline], check=True,
+        for k, commit in enumerate(args.baseline):
+            tree = tmp / f"baseline-{k}"
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), commit], check=True,
                            capture_output=True)
             try:
-                runs[f"{args.baseline} (one process)"] = _run([str(data), "--out", str(tmp / "b.csv")], tree / "src",
-                                                             _fresh_cache(tmp / "cache-b"))
+                runs[f"{commit} (default)"] = _run([str(data), "--out", str(tmp / f"b{k}.csv")], tree / "src",
+                                                  _fresh_cache(tmp / f"cache-b{k}"))
             finally:
                 subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], capture_output=True)
         for w in (1, args.workers):

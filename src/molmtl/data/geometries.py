@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from molmtl.chem.embed import EMBED_SEED, FALLBACK_VERSION
+from molmtl.chem.embed import EMBED_SEED, ETKDG_MAX_ATTEMPTS, FALLBACK_VERSION
 from molmtl.chem.molecule import Molecule
 from molmtl.chem.parse import from_smiles
 from molmtl.data.cache import cache_dir
@@ -48,7 +48,8 @@ _SCHEMA = ("""CREATE TABLE IF NOT EXISTS geometry (
 def embedding_recipe() -> str:
     import rdkit  # lazy: RDKit is optional (XYZ-only hosts)
 
-    return f"etkdg3+mmff fallback={FALLBACK_VERSION} seed={EMBED_SEED} rdkit={rdkit.__version__}"
+    return (f"etkdg3+mmff attempts={ETKDG_MAX_ATTEMPTS} fallback={FALLBACK_VERSION} seed={EMBED_SEED} "
+            f"rdkit={rdkit.__version__}")
 
 
 def _connect(path: Path) -> sqlite3.Connection:
