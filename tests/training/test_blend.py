@@ -21,7 +21,7 @@ MOLECULES = ["CCO", "c1ccncc1", "CC(=O)OC", "OCC#N", "FC(F)C=O"]
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """A tiny 3D model (U0, homo, mu), a tiny 2D D-MPNN for mu on the same split, and one on another."""
+    """A tiny 3D model (U0, homo, mu), tiny 2D D-MPNNs for mu and for homo on the same split, and one on another."""
     root = tmp_path_factory.mktemp("blend")
     base = root / "painn"
     assert main(["train", "--encoder", "painn", "--hidden", "16", "--layers", "1", "--tasks", "U0,homo,mu", *COMMON,
@@ -29,10 +29,14 @@ def runs(tmp_path_factory):
     flat = root / "dmpnn"
     assert main(["train", "--encoder", "dmpnn", "--encoder-opt", "hidden=32", "--tasks", "mu", *COMMON,
                  "--out", str(flat)]) == 0
+    orbital = root / "dmpnn-homo"
+    assert main(["train", "--encoder", "dmpnn", "--encoder-opt", "hidden=32", "--tasks", "homo", *COMMON,
+                 "--out", str(orbital)]) == 0
     other_split = root / "dmpnn-seed1"
     assert main(["train", "--encoder", "dmpnn", "--encoder-opt", "hidden=32", "--tasks", "mu", *COMMON,
                  "--split", "random:7", "--out", str(other_split)]) == 0
-    return {"base": base / "model.pt", "flat": flat / "model.pt", "other_split": other_split / "model.pt", "root": root}
+    return {"base": base / "model.pt", "flat": flat / "model.pt", "orbital": orbital / "model.pt",
+            "other_split": other_split / "model.pt", "root": root}
 
 
 def test_the_fitted_weight_gives_the_lowest_validation_mae(runs):
@@ -114,7 +118,7 @@ def test_the_uncertainty_cache_key_sees_the_companion(runs):
 @pytest.mark.parametrize("case,pattern", [
     ("other_split", "different splits"),
     ("unknown_key", "must be a target of both models"),
-    ("blended_again", "already blends in a companion"),
+    ("blended_again", "already blends mu from a companion"),
 ])
 def test_blends_that_would_mislead_are_refused(runs, capsys, case, pattern):
     out = runs["root"] / f"bad-{case}.pt"
@@ -131,6 +135,28 @@ def test_blends_that_would_mislead_are_refused(runs, capsys, case, pattern):
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and pattern in err and len(err.splitlines()) == 1
     assert not out.exists()
+
+
+def test_a_second_companion_blends_other_targets_and_both_blends_hold(runs, capsys):
+    first, second = runs["root"] / "mu-blended.pt", runs["root"] / "mu-and-homo-blended.pt"
+    assert main(["-q", "blend", str(runs["base"]), str(runs["flat"]), "--keys", "mu", "--out", str(first)]) == 0
+    assert main(["-q", "blend", str(first), str(runs["orbital"]), "--keys", "homo", "--out", str(second)]) == 0
+    capsys.readouterr()
+    body = read_model_file(second)
+    assert [list(c["weights"]) for c in body["companions"]] == [["mu"], ["homo"]]
+    assert list(body["metrics"]["blend"]["keys"]) == ["mu"] and list(body["metrics"]["more_blends"][0]["keys"]) == ["homo"]
+    both, model = load_model(second), load_model(runs["base"])
+    mu_companion, homo_companion = load_model(runs["flat"]), load_model(runs["orbital"])
+    (_, w_mu, fade_mu), (_, w_homo, _) = both.blends()
+    mols = [from_smiles(s) for s in MOLECULES]
+    got, own = predict_molecules(both, mols), predict_molecules(model, mols)
+    mu, homo, u0 = (both.keys.index(k) for k in ("mu", "homo", "U0"))
+    expected_mu = blended(torch.from_numpy(own[:, mu]), torch.from_numpy(predict_molecules(mu_companion, mols)[:, 0]),
+                          w_mu["mu"], fade_mu["mu"]).numpy()
+    expected_homo = (1 - w_homo["homo"]) * own[:, homo] + w_homo["homo"] * predict_molecules(homo_companion, mols)[:, 0]
+    np.testing.assert_allclose(got[:, mu], expected_mu, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(got[:, homo], expected_homo, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(got[:, u0], own[:, u0], rtol=1e-6)
 
 
 def test_fine_tuning_from_a_blended_file_is_refused(runs, capsys):

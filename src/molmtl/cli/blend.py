@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
         """Blend COMPANION's predictions into MODEL's outputs for --keys: y = (1 - w) model + w companion, with
         w (0 to 1 in steps of 0.05) of lowest validation MAE; for a 3D model's dipole moment the companion's
         share fades where MODEL's own norm vanishes (symmetric molecules keep 0 D). The file holds both
-        models; every other output is MODEL's. Recalibrate afterwards (molmtl calibrate): the
+        models (and MODEL's earlier companions, each for other targets); every other output is MODEL's. Recalibrate afterwards (molmtl calibrate): the
         calibration is not carried over."""
         from molmtl.inference import (  # lazy: torch loads only when a command runs
             load_model,
@@ -39,9 +39,15 @@ def register(app: typer.Typer) -> None:
         weights, fades, report = fit_blend(trained, other, names, geometry=None if geometry is None else geometry.strip().lower(),
                                     limit=limit)
         metrics = dict(trained.info.get("metrics") or {})
-        metrics["blend"] = {**report, "companion": str(model_path(companion))}
+        this = {**report, "companion": str(model_path(companion))}
+        # the first blend's report stays under "blend"; later ones are listed under "more_blends"
+        if "blend" in metrics and trained.companions:
+            metrics["more_blends"] = [*metrics.get("more_blends", []), this]
+        else:
+            metrics["blend"] = this
         save_model(out, strategy=trained.strategy, scaler=trained.scaler, config=trained.config,
-                   split=trained.info.get("split"), metrics=metrics, companions=[(other, weights, fades)])
+                   split=trained.info.get("split"), metrics=metrics,
+                   companions=[*trained.blends(), (other, weights, fades)])
         typer.echo(json.dumps(report["keys"]))
         typer.echo(f"written to {out} (its test metrics are the model's until 'molmtl evaluate'; calibrate it with "
                    f"'molmtl calibrate {out}')")

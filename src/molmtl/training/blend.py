@@ -13,7 +13,8 @@ width e_k from :data:`FADES`, chosen with w_k): a molecule whose symmetry forbid
 conformer, which for a flexible molecule is often not QM9's, and its dipole head errs most for
 those; a 2D encoder (no geometry) has no conformer to get wrong but errs on rigid molecules that
 the geometry pins down. Both must have been trained on the same split (else the companion has
-seen the model's validation or test molecules).
+seen the model's validation or test molecules). A model can blend in several companions, each for
+other targets (a 2D model's dipole, another's orbital energies); a target is blended once.
 """
 
 from __future__ import annotations
@@ -57,15 +58,17 @@ def fit_blend(model: TrainedModel, companion: TrainedModel, keys: Sequence[str],
     keys = list(dict.fromkeys(keys))
     if not keys:
         raise InputError("name at least one target to blend (--keys mu)")
-    if model.companions:
-        raise InputError("this model already blends in a companion; blend into the model it was made from")
+    taken = sorted(set(keys) & {k for w in model.companion_weights for k in w})
+    if taken:
+        raise InputError(f"this model already blends {', '.join(taken)} from a companion; blend into the model it "
+                         "was made from, or choose other targets")
     check_companion(model, companion, {k: 0.0 for k in keys})
     ours, theirs = (model.info.get("split") or {}).get("id"), (companion.info.get("split") or {}).get("id")
     if ours is None or ours != theirs:
         raise InputError(f"the two models were trained on different splits ({ours} vs {theirs}): the companion may "
                          "have seen the model's validation or test molecules; train it on the same split")
     probe = TrainedModel(model.strategy, model.scaler, model.config, model.info,
-                         companions=[(companion, {k: 0.0 for k in keys})])
+                         companions=[*model.blends(), (companion, {k: 0.0 for k in keys})])
     _, data = model_data(probe, geometry)  # molecules with what both read (graphs, positions)
     val = data.val if limit is None or limit >= len(data.val) else Subset(data.val, range(limit))
     if len(val) == 0:
