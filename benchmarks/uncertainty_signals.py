@@ -212,18 +212,31 @@ def member(name: str, path: Path) -> None:
     val, test = out["val"], out["test"]
     header(f"{name} model with {path} as a second member (all {len(test.emb)} test molecules): rho / ratio")
     print(row("shipped", keys, test.residuals, cal.sigma(test.preds, test.emb)))
-    d_val = np.log(np.abs(val.preds - theirs["val"].preds) + 1e-9)
-    d_test = np.log(np.abs(test.preds - theirs["test"].preds) + 1e-9)
+    # the member's columns in the model's order; a target it lacks gets a constant (no information)
+    cols = [other.keys.index(k) if k in other.keys else None for k in keys]
+
+    def aligned(p):
+        return np.stack([p[:, c] if c is not None else np.full(len(p), np.nan) for c in cols], axis=1)
+
+    for part in ("val", "test"):  # the same molecules in the same order
+        assert np.array_equal(out[part].rows, theirs[part].rows)
+        np.testing.assert_allclose(aligned(theirs[part].labels), np.where(np.isnan(aligned(theirs[part].labels)), np.nan,
+                                                                          out[part].labels), equal_nan=True)
+    d_val = np.nan_to_num(np.log(np.abs(val.preds - aligned(theirs["val"].preds)) + 1e-9), nan=0.0)
+    d_test = np.nan_to_num(np.log(np.abs(test.preds - aligned(theirs["test"].preds)) + 1e-9), nan=0.0)
     print(row("disagreement alone", keys, test.residuals, np.exp(d_test)))
     _, oof = fit_scale_network(val.emb, val.residuals)  # the out-of-fold scales the shipped fit used
     both_val = np.concatenate([cal.design(val.emb, leave_one_out=True, network_scale=oof), d_val[..., None]], axis=-1)
     both_test = np.concatenate([cal.design(test.emb), d_test[..., None]], axis=-1)
     print(row("shipped + disagreement (refit on validation)", keys, test.residuals, sigma_from(cal, out, both_val, both_test)))
     mae = lambda p, part: np.nanmean(np.abs(p - part.labels), axis=0)  # noqa: E731
+    member_test = aligned(theirs["test"].preds)
     for k in FOCUS:
         j = keys.index(k)
-        print(f"  {k}: test MAE shipped {mae(test.preds, test)[j]:.4g}, member {mae(theirs['test'].preds, test)[j]:.4g}, "
-              f"mean of both {mae((test.preds + theirs['test'].preds) / 2, test)[j]:.4g} (registry units)")
+        if cols[j] is None:
+            continue
+        print(f"  {k}: test MAE shipped {mae(test.preds, test)[j]:.4g}, member {mae(member_test, test)[j]:.4g}, "
+              f"mean of both {mae((test.preds + member_test) / 2, test)[j]:.4g} (registry units)")
 
 
 def main() -> None:
