@@ -12,7 +12,7 @@ from molmtl.chem.parse import from_smiles
 from molmtl.cli import main
 from molmtl.dft.store import ResultStore
 from molmtl.errors import InputError
-from molmtl.methods.compare import compare
+from molmtl.methods.compare import compare, compute_seconds
 from molmtl.methods.registry import METHODS
 
 SMALL_DFT = ["--method-opt", "dft.basis=sto-3g", "--method-opt", "dft.thermo=false", "--method-opt", "dft.polarizability=false",
@@ -53,6 +53,24 @@ def test_a_molecule_outside_qm9_is_measured_against_dft(qm9, store):
     assert none.reference_source is None and "add dft" in none.reference_note
 
 
+def test_a_stored_result_counts_with_the_time_of_its_computation_not_of_reading_it(qm9, store):
+    mol = from_smiles("CC#N")
+    xtb = METHODS.build("xtb", optimize=False, frequencies=False, store=store)
+    first = compare(mol, {"xtb": xtb}, qm9=qm9)
+    again = compare(mol, {"xtb": xtb}, qm9=qm9)
+    computed, stored = first.results["xtb"], again.results["xtb"]
+    assert not computed.provenance["cached"] and stored.provenance["cached"]
+    assert compute_seconds(computed) == (computed.wall_s, False)
+    seconds, was_stored = compute_seconds(stored)
+    assert was_stored and seconds == pytest.approx(sum(computed.timings_s.values())) and seconds > 0
+    table = again.table()
+    assert f"{seconds:.3g} (stored)" in table and "stored: xtb's result came from the results store" in table
+    body = json.loads(json.dumps(again.to_json(), allow_nan=False))
+    assert body["methods"]["xtb"]["stored"] is True and body["methods"]["xtb"]["compute_s"] == pytest.approx(seconds)
+    assert body["methods"]["xtb"]["wall_s"] == pytest.approx(stored.wall_s)  # the call itself: milliseconds
+    assert "compute_time" in again.to_csv()
+
+
 def test_a_method_that_cannot_take_the_molecule_leaves_its_reason(qm9, store):
     mol = from_smiles("Clc1ccccc1")
     result = compare(mol, {"ml": METHODS.build("ml", qm9=qm9),
@@ -70,7 +88,7 @@ def test_compare_cli_table_json_and_csv(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "QM9 label" in out and "|err| xtb" in out and "wall time" in out and "reference: QM9 4210" in out
     rows = list(csv.DictReader(io.StringIO((tmp_path / "c.csv").read_text())))
-    assert rows[0]["property"] == "mu" and rows[0]["ml"] and rows[-1]["property"] == "wall_time"
+    assert rows[0]["property"] == "mu" and rows[0]["ml"] and [r["property"] for r in rows[-2:]] == ["wall_time", "compute_time"]
     assert main(["-q", "compare", "CCO", "--methods", "ml,xtb,dft", *SMALL_DFT, "--method-opt", "xtb.frequencies=false",
                  "--store", store, "--json"]) == 0
     body = json.loads(capsys.readouterr().out)
