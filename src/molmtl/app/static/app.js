@@ -336,17 +336,13 @@
     time.appendChild(text("td", "wall time", "key")); time.appendChild(text("td", "s", "unit"));
     for (const m of methods) {
       const r = out.methods[m];
-      time.appendChild(text("td", charts.fmtSeconds(computeSeconds(r)) + (isStored(r) ? " (stored)" : "")));
+      time.appendChild(text("td", charts.fmtSeconds(r.compute_s) + (r.stored ? " (stored)" : "")));
     }
     if (refName) { time.appendChild(text("td", "", "ref")); for (const _ of methods) time.appendChild(text("td", "")); }
     tbody.appendChild(time);
     renderDomainAndWarnings(out, methods);
     renderCharts(out, methods);
   }
-
-  // a result read back from the results store counts with the time of the computation that stored it
-  function isStored(r) { return Boolean(r.provenance && r.provenance.cached && r.timings_s && Object.keys(r.timings_s).length); }
-  function computeSeconds(r) { return isStored(r) ? Object.values(r.timings_s).reduce((a, b) => a + b, 0) : r.wall_s; }
 
   function unitOf(out, key) {
     for (const r of Object.values(out.methods)) if (r.units && key in r.units) return r.units[key];
@@ -372,7 +368,7 @@
   }
 
   function renderCharts(out, methods) {
-    const items = methods.map((m) => ({ label: m, value: computeSeconds(out.methods[m]), estimated: false }));
+    const items = methods.map((m) => ({ label: m, value: out.methods[m].compute_s, estimated: false }));
     for (const m of out.pending) if (out.estimates_s[m]) items.push({ label: m, value: out.estimates_s[m], estimated: true });
     if (!("dft" in out.methods) && !out.pending.includes("dft") && out.estimates_s.dft) items.push({ label: "dft", value: out.estimates_s.dft, estimated: true });
     charts.timeBars($("chart-time"), items);
@@ -396,7 +392,7 @@
     }
     for (const [m, r] of Object.entries(out.methods)) {
       const err = (r.abs_error || {})[key];
-      if (err !== undefined && err > 0) points.push({ label: m, x: computeSeconds(r), y: err, kind: "this" });
+      if (err !== undefined && err > 0) points.push({ label: m, x: r.compute_s, y: err, kind: "this" });
     }
     const unit = unitOf(out, key);
     charts.accuracyTime($("chart-acc"), points, `|error| ${key} (${unit})`);
